@@ -1,0 +1,176 @@
+"""Benchmarks of vocabulary extension (issue 7); figures go to docs/benchmarks.md.
+
+Two parts:
+
+  rules   train a base unigram model on the XLM-R head languages of UDHR and a new model on all
+          UDHR labels (α-sampled), merge with every score rule, and measure on held-out UDHR articles:
+          share of head-language lines whose segmentation changed, tokens per unit and `<unk>` rate on
+          head and tail labels. This is how the default score rule was chosen.
+  scale   time and peak memory of `train_vocab` on N α-sampled sentences (1M, 5M), each run in a fresh
+          child process so ru_maxrss is that run's peak.
+
+  .venv/bin/python bench/bench_vocab.py rules [--udhr PATH] [--out bench/out]
+  .venv/bin/python bench/bench_vocab.py scale --sentences 1000000 5000000 [--vocab-size 32000]
+
+The data defaults to the shared UDHR file (/work/shared/data/udhr/udhr.parquet); held-out = articles
+whose number is a multiple of 5, the rest is the training corpus (written in the contract layout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+from glotforge.train.fertility import fertility_report
+from glotforge.train.vocab import VocabTrainConfig, read_head, train_vocab
+from glotforge.train.vocab_merge import SCORE_RULES, extend_tokenizer
+
+UDHR = "/work/shared/data/udhr/udhr.parquet"
+
+
+def write_contract_corpus(df: pl.DataFrame, out: Path) -> Path:
+    """UDHR rows → `out/corpus/<label>/part-00000.parquet` with the contract's core columns."""
+    for (label,), g in df.sort(["label", "code", "article", "unit"]).group_by("label", maintain_order=True):
+        d = out / "corpus" / label
+        d.mkdir(parents=True, exist_ok=True)
+        g.select(
+            pl.col("text"),
+            pl.col("label"),
+            (pl.col("code") + ".html").alias("source"),
+            pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("line"),
+            pl.lit(0, dtype=pl.Int32).alias("sentence"),
+        ).write_parquet(d / "part-00000.parquet")
+    return out
+
+
+def split(udhr: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    df = pl.read_parquet(udhr).filter(pl.col("stage") >= 3)
+    held = pl.col("article") % 5 == 0
+    return df.filter(~held), df.filter(held)
+
+
+def cmd_rules(a: argparse.Namespace) -> dict:
+    train_df, test_df = split(a.udhr)
+    head = set(read_head("xlmr")) & set(train_df["label"])
+    work = Path(a.work or tempfile.mkdtemp(prefix="bench_vocab_"))
+    write_contract_corpus(train_df.filter(pl.col("label").is_in(sorted(head))), work / "base_corpus")
+    write_contract_corpus(train_df, work / "all_corpus")
+    common = {"input_sentences": a.sentences, "threads": a.threads, "character_coverage": 0.9995}
+    t = time.perf_counter()
+    train_vocab(work / "base_corpus", work / "base", VocabTrainConfig(vocab_size=a.base_vocab, **common))
+    t_base = time.perf_counter() - t
+    t = time.perf_counter()
+    train_vocab(work / "all_corpus", work / "new", VocabTrainConfig(vocab_size=a.new_vocab, **common))
+    t_new = time.perf_counter() - t
+    texts = {str(k[0]): g["text"].to_list() for k, g in test_df.group_by("label", maintain_order=True)}
+    result = {
+        "udhr": a.udhr,
+        "head_labels": len(head),
+        "tail_labels": len(texts) - len(head & set(texts)),
+        "held_out_lines": test_df.height,
+        "base_vocab": a.base_vocab,
+        "new_vocab": a.new_vocab,
+        "sentences": a.sentences,
+        "train_seconds": {"base": round(t_base, 1), "new": round(t_new, 1)},
+        "rules": {},
+    }
+    for rule in SCORE_RULES:
+        info = extend_tokenizer(str(work / "base"), work / "new", work / f"ext_{rule}", rule)
+        rep = fertility_report(work / "base", work / f"ext_{rule}", texts)
+        h = [r for r in rep["labels"] if r["label"] in head]
+        tl = [r for r in rep["labels"] if r["label"] not in head]
+
+        def ratio(rows):
+            return statistics.median(
+                r["after"]["tokens_per_unit"] / r["before"]["tokens_per_unit"] for r in rows
+            )
+
+        result["rules"][rule] = {
+            "added": info["added"],
+            "len": info["len"],
+            "head_changed_lines": statistics.fmean(r["changed_lines"] for r in h),
+            "head_tpu_ratio_median": ratio(h),
+            "tail_tpu_ratio_median": ratio(tl),
+            "tail_unk_before": statistics.fmean(r["before"]["unk_rate"] for r in tl),
+            "tail_unk_after": statistics.fmean(r["after"]["unk_rate"] for r in tl),
+            "tail_char_share_before": statistics.fmean(r["before"]["char_share"] for r in tl),
+            "tail_char_share_after": statistics.fmean(r["after"]["char_share"] for r in tl),
+        }
+        print(rule, json.dumps(result["rules"][rule]), flush=True)
+    result["work"] = str(work)
+    return result
+
+
+def one_scale_run(a: argparse.Namespace) -> dict:
+    """Child process: one `train_vocab` run; its own peak RSS is the figure."""
+    cfg = VocabTrainConfig(
+        vocab_size=a.vocab_size, input_sentences=a.n, threads=a.threads, character_coverage=0.9995
+    )
+    t = time.perf_counter()
+    info = train_vocab(a.corpus, Path(a.work) / f"tok_{a.n}", cfg)
+    return {
+        "sentences": info["sentences"],
+        "chars": info["chars"],
+        "vocab_size": a.vocab_size,
+        "threads": a.threads,
+        "seconds": round(time.perf_counter() - t, 1),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def cmd_scale(a: argparse.Namespace) -> dict:
+    train_df, _ = split(a.udhr)
+    work = Path(a.work or tempfile.mkdtemp(prefix="bench_vocab_scale_"))
+    corpus = write_contract_corpus(train_df, work / "corpus")
+    runs = []
+    for n in a.sentences:
+        cmd = [sys.executable, __file__, "_one", "--corpus", str(corpus), "--work", str(work), "--n", str(n)]
+        cmd += ["--vocab-size", str(a.vocab_size), "--threads", str(a.threads)]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        runs.append(json.loads(out.strip().splitlines()[-1]))
+        print(json.dumps(runs[-1]), flush=True)
+    return {"udhr_train_rows": train_df.height, "labels": train_df["label"].n_unique(), "runs": runs}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("rules")
+    r.add_argument("--base-vocab", type=int, default=8000)
+    r.add_argument("--new-vocab", type=int, default=16000)
+    r.add_argument("--sentences", type=int, default=100_000)
+    s = sub.add_parser("scale")
+    s.add_argument("--sentences", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    s.add_argument("--vocab-size", type=int, default=32_000)
+    o = sub.add_parser("_one")
+    o.add_argument("--corpus", required=True)
+    o.add_argument("--n", type=int, required=True)
+    o.add_argument("--vocab-size", type=int, default=32_000)
+    for p in (r, s, o):
+        p.add_argument("--udhr", default=UDHR)
+        p.add_argument("--work", default=None)
+        p.add_argument("--threads", type=int, default=2)
+        p.add_argument("--json", default=None, help="write the result here too")
+    a = ap.parse_args()
+    if a.cmd == "_one":
+        print(json.dumps(one_scale_run(a)))
+        return
+    res = cmd_rules(a) if a.cmd == "rules" else cmd_scale(a)
+    res["machine"] = f"{platform.node()} {platform.processor() or platform.machine()}, cores: 2 shared"
+    text = json.dumps(res, indent=1)
+    print(text)
+    if a.json:
+        Path(a.json).write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,317 @@
+"""Readers: turn one source file into batches of raw units, each with its line number.
+
+A reader never drops anything: every physical line (text formats) or data row (tables) comes out as
+one row, with `text` set, or `text` null and an `ingest:*` reason saying why it could not be read.
+Batches are polars DataFrames with columns `line` (Int64), `text` (Utf8, nullable), `reason` (Utf8,
+nullable) and `detail` (Utf8, nullable), so memory stays bounded by the batch size.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import polars as pl
+import pyarrow.parquet as pq
+
+from .compression import ByteStream, compression_of
+
+BOM = b"\xef\xbb\xbf"
+TRUNCATED = "ingest:truncated"  # the cut-off last line of a damaged compressed file
+
+FORMAT_BY_SUFFIX = {
+    ".txt": "txt", ".text": "txt",
+    ".jsonl": "jsonl", ".ndjson": "jsonl",
+    ".tsv": "tsv", ".tab": "tsv",
+    ".csv": "csv",
+    ".parquet": "parquet", ".pq": "parquet",
+}
+FORMATS = ("txt", "jsonl", "tsv", "csv", "parquet")
+
+
+class SourceFormatError(ValueError):
+    """A source whose format or options make no sense (e.g. a compressed Parquet file)."""
+
+
+def infer_format(path: str | Path) -> tuple[str | None, str | None]:
+    """(format, compression) from the file name: `x.jsonl.gz` -> ('jsonl', 'gzip')."""
+    p = Path(path)
+    compression = compression_of(p)
+    inner = Path(p.stem) if compression else p
+    return FORMAT_BY_SUFFIX.get(inner.suffix.lower()), compression
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    format: str
+    compression: str | None = None
+    text_field: str | int | None = None  # JSON key (dotted path), column name or 0-based index
+    header: bool = True  # tsv/csv
+    quoting: str | None = None  # tsv/csv: "none" or "minimal"; default none for tsv, minimal for csv
+    delimiter: str | None = None
+
+
+@dataclass
+class ReadResult:
+    """Filled while a reader runs: damage found in the file (truncated stream, unreadable table)."""
+
+    damage: str | None = None
+
+
+def _frame(lines: list[int], texts: list[str | None], reasons: list[str | None],
+           details: list[str | None] | None = None) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"line": lines, "text": texts, "reason": reasons, "detail": details or [None] * len(lines)},
+        schema={"line": pl.Int64, "text": pl.Utf8, "reason": pl.Utf8, "detail": pl.Utf8},
+    )
+
+
+class LineSplitter:
+    """Physical lines split on b'\\n' only (as `wc -l` counts them), without the newline; a final
+    line without newline is still a line (`unterminated_tail` tells). Other Unicode line breaks stay
+    inside the line, so our line numbers match any line-counting tool."""
+
+    def __init__(self, stream: ByteStream):
+        self.stream = stream
+        self.unterminated_tail = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        rest = b""
+        first = True
+        for block in self.stream:
+            if first:
+                if block.startswith(BOM):
+                    block = block[len(BOM):]
+                first = False
+            parts = (rest + block).split(b"\n")
+            rest = parts.pop()
+            yield from parts
+        if rest:
+            self.unterminated_tail = True
+            yield rest
+
+
+def iter_raw_lines(stream: ByteStream) -> Iterator[bytes]:
+    return iter(LineSplitter(stream))
+
+
+def _batches_marking_tail(stream: ByteStream, batch_size: int) -> Iterator[tuple[list[bytes], bool]]:
+    """Batches of raw lines, each with a flag saying whether its last line is the cut-off end of a damaged
+    stream (one batch of lookahead, so the flag is known before the batch is handed out)."""
+    splitter = LineSplitter(stream)
+    batches = _batched(splitter, batch_size)
+    prev = next(batches, None)
+    for cur in batches:
+        yield prev, False
+        prev = cur
+    if prev is not None:
+        yield prev, bool(stream.damage and splitter.unterminated_tail)
+
+
+def _batched(it, size: int):
+    batch = []
+    for item in it:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def decode_lines(raw: list[bytes]) -> list[str | None]:
+    """UTF-8 decode a batch; undecodable lines become None. One C-level decode in the common case."""
+    try:
+        return b"\n".join(raw).decode("utf-8").split("\n")
+    except UnicodeDecodeError:
+        out: list[str | None] = []
+        for line in raw:
+            try:
+                out.append(line.decode("utf-8"))
+            except UnicodeDecodeError:
+                out.append(None)
+        return out
+
+
+def read_txt(path: Path, opts: ReadOptions, batch_size: int, result: ReadResult) -> Iterator[pl.DataFrame]:
+    stream = ByteStream(path, opts.compression)
+    start = 1
+    for raw, cut in _batches_marking_tail(stream, batch_size):
+        texts = decode_lines(raw)
+        reasons = [None if t is not None else "ingest:encoding" for t in texts]
+        if cut:
+            texts[-1], reasons[-1] = None, TRUNCATED
+        yield _frame(list(range(start, start + len(raw))), texts, reasons)
+        start += len(raw)
+    result.damage = stream.damage
+
+
+def _json_field(obj, path: list[str]):
+    for key in path:
+        if not isinstance(obj, dict) or key not in obj:
+            return None, False
+        obj = obj[key]
+    return obj, True
+
+
+def read_jsonl(path: Path, opts: ReadOptions, batch_size: int, result: ReadResult) -> Iterator[pl.DataFrame]:
+    stream = ByteStream(path, opts.compression)
+    field_path = str(opts.text_field or "text").split(".")
+    start = 1
+    for raw, cut in _batches_marking_tail(stream, batch_size):
+        texts: list[str | None] = []
+        reasons: list[str | None] = []
+        details: list[str | None] = []
+        for line in raw:
+            text, reason, detail = None, None, None
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                reason = "ingest:encoding"
+            else:
+                if not line.strip():
+                    reason = "ingest:empty"
+                else:
+                    try:
+                        value, found = _json_field(orjson.loads(line), field_path)
+                    except orjson.JSONDecodeError as exc:
+                        reason, detail = "ingest:json", str(exc)[:120]
+                    else:
+                        if not found:
+                            reason, detail = "ingest:missing_field", ".".join(field_path)
+                        elif isinstance(value, str):
+                            text = value
+                        elif value is None:
+                            reason = "ingest:empty"
+                        else:
+                            reason, detail = "ingest:not_text", type(value).__name__
+            texts.append(text)
+            reasons.append(reason)
+            details.append(detail)
+        if cut:
+            texts[-1], reasons[-1], details[-1] = None, TRUNCATED, None
+        yield _frame(list(range(start, start + len(raw))), texts, reasons, details)
+        start += len(raw)
+    result.damage = stream.damage
+
+
+def _decoded_lines_for_csv(stream: ByteStream) -> Iterator[str]:
+    """Physical lines decoded with surrogateescape, so damage survives csv parsing and is found per row."""
+    for line in iter_raw_lines(stream):
+        yield line.decode("utf-8", errors="surrogateescape") + "\n"
+
+
+def _has_surrogates(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def read_table_text(path: Path, opts: ReadOptions, batch_size: int, result: ReadResult) -> Iterator[pl.DataFrame]:
+    """TSV/CSV: `line` is the 1-based data row (the header is not a row)."""
+    is_tsv = opts.format == "tsv"
+    delimiter = opts.delimiter or ("\t" if is_tsv else ",")
+    quoting_name = opts.quoting or ("none" if is_tsv else "minimal")
+    quoting = {"none": csv.QUOTE_NONE, "minimal": csv.QUOTE_MINIMAL}.get(quoting_name)
+    if quoting is None:
+        raise SourceFormatError(f"{path}: quoting must be 'none' or 'minimal', not {quoting_name!r}")
+    stream = ByteStream(path, opts.compression)
+    reader = csv.reader(_decoded_lines_for_csv(stream), delimiter=delimiter, quoting=quoting, strict=False)
+    field = opts.text_field if opts.text_field is not None else ("text" if opts.header else 0)
+    column: int | None = field if isinstance(field, int) else None
+    if opts.header:
+        header = next(reader, None)
+        if header is None:
+            result.damage = stream.damage
+            return
+        if column is None:
+            names = [h.strip().lstrip("\ufeff") for h in header]
+            if field not in names:
+                raise SourceFormatError(f"{path}: no column {field!r} in header {names[:8]}")
+            column = names.index(field)
+    elif column is None:
+        raise SourceFormatError(f"{path}: without a header, text_field must be a column index")
+    row_no = 0
+    batch: tuple[list, list, list, list] = ([], [], [], [])
+    try:
+        for row in reader:
+            row_no += 1
+            text, reason, detail = None, None, None
+            if column >= len(row):
+                reason = "ingest:empty" if not any(row) else "ingest:missing_field"
+                detail = None if not any(row) else f"{len(row)} fields"
+            elif _has_surrogates(row[column]):
+                reason = "ingest:encoding"
+            else:
+                text = row[column]
+            for col, value in zip(batch, (row_no, text, reason, detail), strict=True):
+                col.append(value)
+            if len(batch[0]) >= batch_size:
+                yield _frame(*batch)
+                batch = ([], [], [], [])
+    except csv.Error as exc:
+        result.damage = f"csv parse error after data row {row_no}: {exc}"
+    if batch[0]:
+        yield _frame(*batch)
+    result.damage = result.damage or stream.damage
+
+
+def read_parquet(path: Path, opts: ReadOptions, batch_size: int, result: ReadResult) -> Iterator[pl.DataFrame]:
+    """Parquet: `line` is the 1-based row number; null or non-string values are rejected, not skipped."""
+    if opts.compression:
+        raise SourceFormatError(f"{path}: Parquet files are compressed inside; drop the {opts.compression} layer")
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises several types for non-Parquet bytes
+        result.damage = f"unreadable Parquet file: {exc}"
+        return
+    names = pf.schema_arrow.names
+    field = opts.text_field if opts.text_field is not None else "text"
+    if isinstance(field, int):
+        field = names[field] if field < len(names) else None
+    if field not in names:
+        raise SourceFormatError(f"{path}: no column {opts.text_field or 'text'!r} (columns: {names[:8]})")
+    start = 1
+    try:
+        for rb in pf.iter_batches(batch_size=batch_size, columns=[field]):
+            series = pl.from_arrow(rb.column(0))
+            if series.dtype == pl.Binary:
+                series = series.cast(pl.Utf8, strict=False)  # invalid UTF-8 becomes null below
+                missing_reason = "ingest:encoding"
+            elif series.dtype != pl.Utf8:
+                missing_reason = "ingest:not_text"
+                series = pl.Series([None] * len(series), dtype=pl.Utf8)
+            else:
+                missing_reason = "ingest:empty"
+            n = len(series)
+            df = pl.DataFrame({"line": pl.int_range(start, start + n, eager=True, dtype=pl.Int64), "text": series})
+            df = df.with_columns(
+                pl.when(pl.col("text").is_null()).then(pl.lit(missing_reason)).otherwise(None).alias("reason"),
+                pl.lit(None, dtype=pl.Utf8).alias("detail"),
+            )
+            yield df
+            start += n
+    except Exception as exc:  # a damaged row group: keep what was read, record the damage
+        result.damage = f"damaged Parquet data after row {start - 1}: {exc}"
+
+
+READERS = {
+    "txt": read_txt,
+    "jsonl": read_jsonl,
+    "tsv": read_table_text,
+    "csv": read_table_text,
+    "parquet": read_parquet,
+}
+
+
+def read_source(path: Path, opts: ReadOptions, batch_size: int, result: ReadResult) -> Iterator[pl.DataFrame]:
+    try:
+        reader = READERS[opts.format]
+    except KeyError:
+        raise SourceFormatError(f"{path}: unknown format {opts.format!r} (known: {', '.join(FORMATS)})") from None
+    return reader(path, opts, batch_size, result)

@@ -1,0 +1,180 @@
+"""Source discovery: a TOML manifest or a directory becomes an ordered list of `SourceSpec`s.
+
+Each source gets a Glot label at planning time: from the manifest's `language`, else from the file
+or folder name (`eng_Latn.txt`, `sr-Cyrl.tsv`, `yor/part1.txt`); when the tag has no script, the
+dominant script of the first lines decides it. Errors name the source and the problem in one line.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import tomllib
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .labels import UNKNOWN_SCRIPT, Label, LabelError, parse_label
+from .readers import FORMATS, ReadOptions, infer_format
+
+MANIFEST_KEYS = {
+    "path", "format", "compression", "text_field", "language", "name", "licence", "license", "url",
+    "priority", "split", "keep_label", "header", "quoting", "delimiter",
+}
+
+
+class SourceError(ValueError):
+    """A user error about the sources: missing file, bad manifest entry, unknown language, ..."""
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    path: str  # absolute path
+    rel: str  # POSIX path relative to the manifest folder / input directory (the `source` column)
+    format: str
+    compression: str | None
+    declared: str  # the language tag as declared (manifest, file or folder name)
+    label: str  # resolved `xxx_Scrp`
+    text_field: str | int | None = None
+    name: str | None = None
+    licence: str | None = None
+    url: str | None = None
+    priority: int = 0
+    split: bool = False
+    header: bool = True
+    quoting: str | None = None
+    delimiter: str | None = None
+
+    def read_options(self) -> ReadOptions:
+        return ReadOptions(self.format, self.compression, self.text_field, self.header, self.quoting, self.delimiter)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _name_candidates(rel: Path) -> Iterator[str]:
+    """Language tags a path may carry: the file name without extensions, then folders, innermost first."""
+    yield rel.name.split(".")[0]
+    for parent in reversed(rel.parent.parts):
+        yield parent
+
+
+def _label_from_name(rel: Path, keep_unknown: bool) -> tuple[str, Label]:
+    for candidate in _name_candidates(rel):
+        try:
+            return candidate, parse_label(candidate, keep_unknown=keep_unknown)
+        except LabelError:
+            continue
+    raise SourceError(f"{rel.as_posix()}: no language code in the file or folder name "
+                      "(name files like eng_Latn.txt, sr-Cyrl.tsv or yor/part1.txt, or use a manifest)")
+
+
+def _resolve_script(spec_kwargs: dict[str, Any], label: Label, sample_lines: int) -> str:
+    if label.script:
+        return str(label)
+    from .scripts import dominant_script  # the script stage's own table decides
+
+    texts = sample_texts(Path(spec_kwargs["path"]), ReadOptions(
+        spec_kwargs["format"], spec_kwargs["compression"], spec_kwargs.get("text_field"),
+        spec_kwargs.get("header", True), spec_kwargs.get("quoting"), spec_kwargs.get("delimiter")), sample_lines)
+    return str(label.with_script(dominant_script(texts) or UNKNOWN_SCRIPT))
+
+
+def sample_texts(path: Path, opts: ReadOptions, n: int) -> list[str]:
+    """The first `n` readable units of a source (for script detection)."""
+    from .readers import ReadResult, read_source
+
+    out: list[str] = []
+    for batch in read_source(path, opts, max(n, 1), ReadResult()):
+        out.extend(t for t in batch.get_column("text").to_list() if t)
+        if len(out) >= n:
+            break
+    return out[:n]
+
+
+def _make_spec(path: Path, root: Path, entry: dict[str, Any], ingest: dict[str, Any]) -> SourceSpec:
+    rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.as_posix()
+    fmt, compression = infer_format(path)
+    fmt = entry.get("format") or fmt
+    compression = entry.get("compression", compression)
+    if fmt not in FORMATS:
+        raise SourceError(f"{rel}: unknown format {fmt!r}; set `format` to one of {', '.join(FORMATS)}")
+    if not os.access(path, os.R_OK) or not path.is_file():
+        raise SourceError(f"{rel}: not a readable file")
+    keep_unknown = bool(entry.get("keep_label", ingest.get("keep_unknown_labels", False)))
+    declared = entry.get("language")
+    try:
+        if declared:
+            label = parse_label(str(declared), keep_unknown=keep_unknown)
+        else:
+            declared, label = _label_from_name(Path(rel), keep_unknown)
+    except LabelError as exc:
+        raise SourceError(f"{rel}: {exc}") from None
+    kwargs: dict[str, Any] = {
+        "path": str(path), "rel": rel, "format": fmt, "compression": compression, "declared": str(declared),
+        "text_field": entry.get("text_field"), "name": entry.get("name"),
+        "licence": entry.get("licence", entry.get("license")), "url": entry.get("url"),
+        "priority": int(entry.get("priority", 0)),
+        "split": bool(entry.get("split", ingest.get("split_sentences", False))),
+        "header": bool(entry.get("header", True)), "quoting": entry.get("quoting"),
+        "delimiter": entry.get("delimiter"),
+    }
+    kwargs["label"] = _resolve_script(kwargs, label, int(ingest.get("script_sample_lines", 2000)))
+    return SourceSpec(**kwargs)
+
+
+def discover_directory(root: Path, ingest: dict[str, Any], exclude: Path | None = None) -> list[SourceSpec]:
+    files = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+            continue
+        if exclude is not None and path.resolve().is_relative_to(exclude.resolve()):
+            continue
+        fmt, _ = infer_format(path)
+        if fmt is None:
+            continue  # not a data file (README, manifest, ...)
+        files.append(path)
+    if not files:
+        raise SourceError(f"{root}: no source files found (.txt, .jsonl, .tsv, .csv, .parquet, optionally compressed)")
+    return [_make_spec(p, root, {}, ingest) for p in files]
+
+
+def read_manifest(manifest: Path, ingest: dict[str, Any]) -> list[SourceSpec]:
+    try:
+        data = tomllib.loads(manifest.read_text("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SourceError(f"{manifest}: not a valid TOML manifest ({exc})") from None
+    entries = data.get("source", data.get("sources"))
+    if not isinstance(entries, list) or not entries:
+        raise SourceError(f"{manifest}: no [[source]] entries")
+    defaults = data.get("defaults", {})
+    root = manifest.parent.resolve()
+    specs: dict[str, SourceSpec] = {}
+    for i, raw in enumerate(entries, 1):
+        entry = {**defaults, **raw}
+        unknown = set(entry) - MANIFEST_KEYS
+        if unknown:
+            raise SourceError(f"{manifest}: source #{i} has unknown keys {sorted(unknown)}")
+        if "path" not in entry:
+            raise SourceError(f"{manifest}: source #{i} has no `path`")
+        pattern = str(root / entry["path"]) if not os.path.isabs(entry["path"]) else entry["path"]
+        matches = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+        if not matches:
+            raise SourceError(f"{manifest}: source #{i}: no file matches {entry['path']!r}")
+        for path in matches:
+            spec = _make_spec(path, root, entry, ingest)
+            specs.setdefault(spec.rel, spec)  # the first entry naming a file wins
+    return sorted(specs.values(), key=lambda s: s.rel)
+
+
+def discover_sources(sources: Path, ingest: dict[str, Any], exclude: Path | None = None) -> tuple[Path, list[SourceSpec]]:
+    """(root folder that `source` paths are relative to, specs sorted by relative path)."""
+    if not sources.exists():
+        raise SourceError(f"{sources}: no such file or directory")
+    if sources.is_dir():
+        return sources.resolve(), discover_directory(sources.resolve(), ingest, exclude)
+    if sources.suffix.lower() == ".toml":
+        return sources.parent.resolve(), read_manifest(sources, ingest)
+    raise SourceError(f"{sources}: expected a directory of sources or a .toml manifest")

@@ -1,0 +1,124 @@
+"""Build plans: which sources, which stages, where, and a fingerprint that ties markers to them.
+
+The plan is computed once by the driver and shipped (in pieces) to tasks. Its fingerprint covers the
+recipe, the stage list and each source's identity (path, size, mtime), so a `--resume` run never
+trusts markers written for other inputs or settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from glotforge.corpus.sources import SourceSpec, discover_sources
+from glotforge.corpus.stages import REGISTRY, build_stage
+
+from .recipe import RecipeError, fingerprint
+
+OUTPUT_DIRS = ("corpus", "rejected", "stats", "_work")
+PLAN_VERSION = 1
+
+
+class OutputDirError(ValueError):
+    """OUT holds something we must not overwrite without being told."""
+
+
+def shard_id(rel: str) -> str:
+    return hashlib.sha1(rel.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Plan:
+    out: str
+    root: str
+    recipe: dict[str, Any]
+    line_stages: tuple[str, ...]
+    label_stages: tuple[str, ...]
+    annotations: dict[str, Any]
+    sources: tuple[SourceSpec, ...]
+    fingerprint: str
+    skipped_stages: tuple[str, ...] = field(default=())
+
+    @property
+    def out_path(self) -> Path:
+        return Path(self.out)
+
+    def sources_of(self, label: str) -> list[SourceSpec]:
+        """The label's sources in canonical order: priority (high first), then path."""
+        return sorted((s for s in self.sources if s.label == label), key=lambda s: (-s.priority, s.rel))
+
+    @property
+    def labels(self) -> list[str]:
+        return sorted({s.label for s in self.sources})
+
+
+def resolve_stages(recipe: dict[str, Any], stages: list[str] | None) -> tuple[list[str], list[str], dict, list[str]]:
+    """Split the requested stages into line and label stages (line stages always run first, in order)."""
+    names = list(stages if stages is not None else recipe.get("build", {}).get("stages", []))
+    line, label, skipped = [], [], []
+    annotations: dict[str, Any] = {}
+    for name in names:
+        if name == "ingest":
+            continue
+        if name not in REGISTRY:
+            raise RecipeError(f"unknown stage {name!r} in build.stages (known: {', '.join(sorted(REGISTRY))})")
+        cls = REGISTRY[name].load()
+        cfg = recipe.get(name, {})
+        enabled = getattr(cls, "enabled", None)
+        if enabled is not None and not enabled(cfg):
+            skipped.append(name)
+            continue
+        stage = build_stage(name, cfg)
+        (label if stage.scope == "label" else line).append(name)
+        annotations.update(stage.annotations)
+    return line, label, annotations, skipped
+
+
+def _source_identity(spec: SourceSpec) -> list[Any]:
+    st = Path(spec.path).stat()
+    return [spec.rel, st.st_size, st.st_mtime_ns]
+
+
+def make_plan(sources: Path, out: Path, recipe: dict[str, Any], stages: list[str] | None = None) -> Plan:
+    root, specs = discover_sources(sources, recipe.get("ingest", {}), exclude=out)
+    line, label, annotations, skipped = resolve_stages(recipe, stages)
+    ident = {
+        "version": PLAN_VERSION,
+        "recipe": recipe,
+        "stages": [line, label],
+        "sources": [_source_identity(s) for s in specs],
+        "specs": [s.to_dict() | {"path": None} for s in specs],
+    }
+    return Plan(str(out.resolve()), str(root), recipe, tuple(line), tuple(label),
+                {k: str(v) for k, v in annotations.items()}, tuple(specs), fingerprint(ident), tuple(skipped))
+
+
+def annotation_schema(plan: Plan) -> dict[str, pl.DataType]:
+    lookup = {str(t): t for t in (pl.Utf8, pl.Float32, pl.Float64, pl.Int32, pl.Int64, pl.Boolean, pl.UInt64)}
+    return {name: lookup[dtype] for name, dtype in plan.annotations.items()}
+
+
+def prepare_output(out: Path, plan: Plan, resume: bool, force: bool) -> None:
+    """Make OUT ready: fresh, forced clean, or checked for a matching interrupted run."""
+    plan_file = out / "_work" / "plan.json"
+    existing = [d for d in OUTPUT_DIRS if (out / d).exists()]
+    if force:
+        for d in existing:
+            shutil.rmtree(out / d)
+    elif resume:
+        if plan_file.exists():
+            old = json.loads(plan_file.read_text("utf-8")).get("fingerprint")
+            if old != plan.fingerprint:
+                raise OutputDirError(f"{out}: the sources or recipe changed since that build; use --force to rebuild")
+    elif existing:
+        raise OutputDirError(f"{out}: already holds a build; use --resume to continue it or --force to rebuild")
+    (out / "_work" / "done").mkdir(parents=True, exist_ok=True)
+    from glotforge.corpus.writers import write_json_atomic
+
+    write_json_atomic(plan_file, {"fingerprint": plan.fingerprint, "sources": len(plan.sources)})

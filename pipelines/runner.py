@@ -1,0 +1,111 @@
+"""Executors: how a list of independent tasks gets run.
+
+A task is a picklable pure function call (`fn(item)`) that writes its own files and returns a small
+JSON-able result. The build only ever asks an executor to `map` a function over items, so a
+distributed engine can replace the local process pool without touching the stages. Failures are
+collected per item rather than aborting the whole run: finished tasks keep their markers, and a
+`--resume` run only redoes what failed.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass
+class TaskFailure:
+    item: Any
+    error: str
+    trace: str
+
+
+class TaskError(RuntimeError):
+    """One or more tasks failed; `failures` says which and why."""
+
+    def __init__(self, failures: list[TaskFailure]):
+        self.failures = failures
+        first = failures[0]
+        super().__init__(f"{len(failures)} task(s) failed; first: {first.item}: {first.error}")
+
+
+class Executor(Protocol):
+    workers: int
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any], desc: str = "") -> list[Any]:
+        """Run fn over items; results in input order. Raises TaskError after all tasks ran if any failed."""
+        ...
+
+
+def _limit_threads(threads: int) -> None:
+    """Each worker gets its share of the cores, so N workers don't each start a full thread pool."""
+    for var in ("POLARS_MAX_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                "RAYON_NUM_THREADS"):
+        os.environ[var] = str(threads)
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="task", disable=not enabled or total == 0,
+                file=sys.stderr, leave=False, dynamic_ncols=True)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+class LocalExecutor:
+    """Processes on this machine (`workers` = 1 runs in-process, which keeps tracebacks simple)."""
+
+    def __init__(self, workers: int | None = None, progress: bool = True):
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.progress = progress and sys.stderr.isatty()
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any], desc: str = "") -> list[Any]:
+        results: list[Any] = [None] * len(items)
+        failures: list[TaskFailure] = []
+        bar = _progress(len(items), desc, self.progress)
+        if self.workers == 1 or len(items) <= 1:
+            for i, item in enumerate(items):
+                try:
+                    results[i] = fn(item)
+                except KeyboardInterrupt:
+                    raise
+                except Exception as exc:  # collected and reported with the item it belongs to
+                    failures.append(TaskFailure(item, _describe(exc), traceback.format_exc()))
+                bar.update()
+        else:
+            threads = max(1, (os.cpu_count() or 1) // self.workers)
+            ctx = mp.get_context("spawn")  # forking a process that runs polars' thread pool can deadlock
+            with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_limit_threads,
+                                     initargs=(threads,)) as pool:
+                futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
+                for fut in as_completed(futures):
+                    i = futures[fut]
+                    try:
+                        results[i] = fut.result()
+                    except Exception as exc:
+                        failures.append(TaskFailure(items[i], _describe(exc), "".join(
+                            traceback.format_exception(exc))))
+                    bar.update()
+        bar.close()
+        if failures:
+            raise TaskError(failures)
+        return results
+
+
+def make_executor(engine: str = "local", workers: int | None = None, progress: bool = True, **options: Any) -> Executor:
+    if engine == "local":
+        return LocalExecutor(workers, progress)
+    if engine == "ray":
+        from .ray_executor import RayExecutor  # optional extra
+
+        return RayExecutor(workers, progress=progress, **options)
+    raise ValueError(f"unknown engine {engine!r} (local, ray)")

@@ -1,0 +1,240 @@
+"""The two kinds of build task, each a pure function of (its item, the plan) that writes its own files.
+
+* map: one source shard -> ingest + line stages -> `_work/map/<shard>/kept-*.parquet` and
+  `rejected-*.parquet`, counters in its marker.
+* reduce: one label -> label stages (dedup, auto thresholds) over the label's kept rows in canonical
+  order -> `corpus/<label>/part-*.parquet` and `rejected/<label>/part-*.parquet`, counters in its marker.
+
+A marker (`_work/done/<task>.json`) is written last, atomically; its presence means the task's files
+are complete.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from glotforge.corpus.hygiene import apply_hygiene
+from glotforge.corpus.readers import ReadResult, read_source
+from glotforge.corpus.schema import corpus_schema, rejected_schema
+from glotforge.corpus.sentences import explode_sentences
+from glotforge.corpus.sources import SourceSpec
+from glotforge.corpus.stages import build_stage
+from glotforge.corpus.writers import PartWriter, iter_parquet, write_json_atomic
+
+from .plan import Plan, annotation_schema, shard_id
+
+STAGE_COLUMNS = ("reason", "score", "detail", "ref_source", "ref_line")
+
+
+def marker_path(out: Path, task_id: str) -> Path:
+    return out / "_work" / "done" / f"{task_id}.json"
+
+
+def read_marker(out: Path, task_id: str, fingerprint: str) -> dict | None:
+    path = marker_path(out, task_id)
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text("utf-8"))
+    return data if data.get("fingerprint") == fingerprint else None
+
+
+def _write_marker(out: Path, task_id: str, fingerprint: str, result: dict) -> dict:
+    result = {"fingerprint": fingerprint, **result}
+    write_json_atomic(marker_path(out, task_id), result)
+    return result
+
+
+def _clean_dir(folder: Path) -> None:
+    if folder.exists():
+        shutil.rmtree(folder)
+
+
+@dataclass(frozen=True)
+class MapTask:
+    plan: Plan
+    source: SourceSpec
+
+    @property
+    def task_id(self) -> str:
+        return f"map-{shard_id(self.source.rel)}"
+
+    def __str__(self) -> str:
+        return self.source.rel
+
+
+def _ingest(raw: pl.DataFrame, spec: SourceSpec, ingest_cfg: dict[str, Any]) -> pl.DataFrame:
+    df = apply_hygiene(raw, ingest_cfg)
+    if spec.split:
+        df = explode_sentences(df, spec.label.split("_")[0])
+    else:
+        df = df.with_columns(pl.lit(0, dtype=pl.Int32).alias("sentence"))
+    return df.with_columns(pl.lit(spec.label).alias("label"), pl.lit(spec.rel).alias("source"))
+
+
+def run_map(task: MapTask) -> dict:
+    plan, spec = task.plan, task.source
+    out = plan.out_path
+    build_cfg = plan.recipe.get("build", {})
+    ann = annotation_schema(plan)
+    folder = out / "_work" / "map" / shard_id(spec.rel)
+    _clean_dir(folder)
+    stages = [build_stage(name, plan.recipe.get(name, {})) for name in plan.line_stages]
+    big = 1 << 62  # intermediates: one file each
+    kept_w = PartWriter(folder, corpus_schema(ann), big, build_cfg.get("row_group_size", 100_000), prefix="kept")
+    rej_w = PartWriter(folder, rejected_schema(ann), big, build_cfg.get("row_group_size", 100_000), prefix="rejected")
+    lines = units = 0
+    reasons: Counter[str] = Counter()
+    result = ReadResult()
+    try:
+        for raw in read_source(Path(spec.path), spec.read_options(), int(build_cfg.get("batch_size", 50_000)), result):
+            lines += raw.height
+            df = _ingest(raw, spec, plan.recipe.get("ingest", {}))
+            units += df.height
+            rejected = [df.filter(pl.col("reason").is_not_null())]
+            alive = df.filter(pl.col("reason").is_null()).drop("reason", "detail")
+            for stage in stages:
+                if alive.height == 0:
+                    break
+                judged = stage.apply(alive)
+                rejected.append(judged.filter(pl.col("reason").is_not_null()))
+                alive = judged.filter(pl.col("reason").is_null()).drop([c for c in STAGE_COLUMNS if c in judged.columns])
+            rej = pl.concat([r for r in rejected if r.height], how="diagonal_relaxed") if any(r.height for r in rejected) else None
+            if rej is not None:
+                rej = rej.sort("line", "sentence")
+                reasons.update(dict(rej.group_by("reason").len().iter_rows()))
+                rej_w.write(rej)
+            kept_w.write(alive)
+        kept_w.close()
+        rej_w.close()
+    except BaseException:
+        kept_w.abort()
+        rej_w.abort()
+        raise
+    return _write_marker(out, task.task_id, plan.fingerprint, {
+        "source": spec.rel, "label": spec.label, "lines": lines, "units": units,
+        "kept": kept_w.rows, "rejected": rej_w.rows, "rejected_by_reason": dict(sorted(reasons.items())),
+        "damage": result.damage,
+    })
+
+
+@dataclass(frozen=True)
+class ReduceTask:
+    plan: Plan
+    label: str
+    kept_counts: tuple[int, ...]  # kept rows per source, in canonical order
+
+    @property
+    def task_id(self) -> str:
+        return f"reduce-{self.label}"
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def _map_file(out: Path, spec: SourceSpec, kind: str) -> Path:
+    return out / "_work" / "map" / shard_id(spec.rel) / f"{kind}-00000.parquet"
+
+
+class LabelRows:
+    """The kept rows of one label in canonical order, streamable any number of times, minus the rows
+    that earlier label stages already rejected."""
+
+    def __init__(self, out: Path, specs: list[SourceSpec], counts: tuple[int, ...], batch_size: int):
+        self.files = [_map_file(out, s, "kept") for s in specs]
+        self.counts = counts
+        self.batch_size = batch_size
+        self.total = int(sum(counts))
+        self.rejected = np.zeros(self.total, dtype=bool)
+
+    def __call__(self, columns: list[str]) -> Iterator[pl.DataFrame]:
+        start = 0
+        for path, n in zip(self.files, self.counts, strict=True):
+            if n == 0:
+                continue
+            for df in iter_parquet(path, [c for c in columns if c != "row"], self.batch_size):
+                rows = np.arange(start, start + df.height, dtype=np.uint64)
+                keep = ~self.rejected[start:start + df.height]
+                start += df.height
+                df = df.with_columns(pl.Series("row", rows))
+                yield df.filter(pl.Series(keep)) if not keep.all() else df
+
+
+def run_reduce(task: ReduceTask) -> dict:
+    plan, label = task.plan, task.label
+    out = plan.out_path
+    build_cfg = plan.recipe.get("build", {})
+    ann = annotation_schema(plan)
+    specs = plan.sources_of(label)
+    rows = LabelRows(out, specs, task.kept_counts, int(build_cfg.get("batch_size", 50_000)))
+    decisions, reports = [], {}
+    for name in plan.label_stages:
+        stage = build_stage(name, plan.recipe.get(name, {}))
+        dec, report = stage.decide(label, rows)
+        if dec.height:
+            rows.rejected[dec.get_column("row").to_numpy().astype(np.int64)] = True
+            decisions.append(dec)
+        reports[name] = report
+    for name in plan.line_stages:
+        describe = getattr(build_stage(name, plan.recipe.get(name, {})), "describe", None)
+        if describe is not None:
+            reports.setdefault(name, describe(label))
+    decided = (pl.concat(decisions).sort("row") if decisions else None)
+    return _write_label(task, specs, rows, decided, reports, ann, build_cfg)
+
+
+def _write_label(task: ReduceTask, specs: list[SourceSpec], rows: LabelRows, decided: pl.DataFrame | None,
+                 reports: dict, ann: dict, build_cfg: dict) -> dict:
+    out, label = task.plan.out_path, task.label
+    for kind in ("corpus", "rejected"):
+        _clean_dir(out / kind / label)
+    part_args = (int(build_cfg.get("rows_per_part", 1_000_000)), int(build_cfg.get("row_group_size", 100_000)),
+                 build_cfg.get("compression", "zstd"))
+    corpus_w = PartWriter(out / "corpus" / label, corpus_schema(ann), *part_args)
+    rej_w = PartWriter(out / "rejected" / label, rejected_schema(ann), *part_args)
+    per_source: dict[str, Counter] = {}
+    chars = words = 0
+    dec_rows = decided.get_column("row").to_numpy() if decided is not None else np.zeros(0, np.uint64)
+    start = 0
+    try:
+        for spec, n, kept_file in zip(specs, task.kept_counts, rows.files, strict=True):
+            rej_file = _map_file(out, spec, "rejected")
+            if rej_file.exists():
+                for df in iter_parquet(rej_file, batch_size=rows.batch_size):
+                    rej_w.write(df)
+            if n == 0:
+                continue
+            for df in iter_parquet(kept_file, batch_size=rows.batch_size):
+                mask = rows.rejected[start:start + df.height]
+                if mask.any():
+                    lo, hi = np.searchsorted(dec_rows, [start, start + df.height])
+                    dec = decided.slice(int(lo), int(hi - lo)).drop("row")
+                    gone = pl.concat([df.filter(pl.Series(mask)), dec], how="horizontal")
+                    rej_w.write(gone)
+                    counts = per_source.setdefault(spec.rel, Counter())
+                    counts.update(dict(gone.group_by("reason").len().iter_rows()))
+                    df = df.filter(pl.Series(~mask))
+                start += mask.size
+                corpus_w.write(df)
+                if df.height:
+                    chars += int(df.get_column("text").str.len_chars().sum())
+                    words += int((df.get_column("text").str.count_matches(" ") + 1).sum())
+        corpus_w.close()
+        rej_w.close()
+    except BaseException:
+        corpus_w.abort()
+        rej_w.abort()
+        raise
+    return _write_marker(out, task.task_id, task.plan.fingerprint, {
+        "label": label, "kept": corpus_w.rows, "rejected_rows_written": rej_w.rows, "chars": chars,
+        "words": words, "reduce_rejected": {k: dict(sorted(v.items())) for k, v in sorted(per_source.items())},
+        "reports": reports,
+    })
