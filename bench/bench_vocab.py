@@ -58,20 +58,41 @@ def split(udhr: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     return df.filter(~held), df.filter(held)
 
 
+def changed_words(before: Path, after: Path, texts: list[str]) -> float:
+    """Share of word occurrences segmented differently. SentencePiece splits on whitespace first, so a
+    word's pieces do not depend on its neighbours and each distinct word is encoded once."""
+    from collections import Counter
+
+    import sentencepiece as spm
+
+    a = spm.SentencePieceProcessor(model_file=str(before / "sentencepiece.bpe.model"))
+    b = spm.SentencePieceProcessor(model_file=str(after / "sentencepiece.bpe.model"))
+    words = Counter(w for t in texts for w in t.split())
+    uniq = list(words)
+    diff = sum(
+        words[w]
+        for w, x, y in zip(uniq, a.encode(uniq, out_type=str), b.encode(uniq, out_type=str), strict=True)
+        if x != y
+    )
+    return diff / max(sum(words.values()), 1)
+
+
 def cmd_rules(a: argparse.Namespace) -> dict:
     train_df, test_df = split(a.udhr)
     head = set(read_head("xlmr")) & set(train_df["label"])
     work = Path(a.work or tempfile.mkdtemp(prefix="bench_vocab_"))
-    write_contract_corpus(train_df.filter(pl.col("label").is_in(sorted(head))), work / "base_corpus")
-    write_contract_corpus(train_df, work / "all_corpus")
     common = {"input_sentences": a.sentences, "threads": a.threads, "character_coverage": 0.9995}
-    t = time.perf_counter()
-    train_vocab(work / "base_corpus", work / "base", VocabTrainConfig(vocab_size=a.base_vocab, **common))
-    t_base = time.perf_counter() - t
-    t = time.perf_counter()
-    train_vocab(work / "all_corpus", work / "new", VocabTrainConfig(vocab_size=a.new_vocab, **common))
-    t_new = time.perf_counter() - t
+    seconds = {}
+    for name, labels, size in (("base", sorted(head), a.base_vocab), ("new", None, a.new_vocab)):
+        if a.reuse and (work / name / "sentencepiece.bpe.model").is_file():
+            continue
+        df = train_df if labels is None else train_df.filter(pl.col("label").is_in(labels))
+        write_contract_corpus(df, work / f"{name}_corpus")
+        t = time.perf_counter()
+        train_vocab(work / f"{name}_corpus", work / name, VocabTrainConfig(vocab_size=size, **common))
+        seconds[name] = round(time.perf_counter() - t, 1)
     texts = {str(k[0]): g["text"].to_list() for k, g in test_df.group_by("label", maintain_order=True)}
+    head_texts = [t for k, ts in texts.items() if k in head for t in ts]
     result = {
         "udhr": a.udhr,
         "head_labels": len(head),
@@ -80,32 +101,45 @@ def cmd_rules(a: argparse.Namespace) -> dict:
         "base_vocab": a.base_vocab,
         "new_vocab": a.new_vocab,
         "sentences": a.sentences,
-        "train_seconds": {"base": round(t_base, 1), "new": round(t_new, 1)},
+        "train_seconds": seconds,
         "rules": {},
     }
-    for rule in SCORE_RULES:
-        info = extend_tokenizer(str(work / "base"), work / "new", work / f"ext_{rule}", rule)
-        rep = fertility_report(work / "base", work / f"ext_{rule}", texts)
+    # `protect` sees head-language text of the *training* split; measured on held-out articles
+    protect = train_df.filter(pl.col("label").is_in(sorted(head)))["text"].to_list()
+    variants = [(r, 1.0) for r in SCORE_RULES if r not in ("below", "protect")]
+    variants += [("below", m) for m in a.margins] + [("protect", 1.0)]
+    for rule, margin in variants:
+        name = rule if rule != "below" else f"below(margin={margin:g})"
+        ext = work / f"ext_{rule}_{margin:g}"
+        t = time.perf_counter()
+        info = extend_tokenizer(str(work / "base"), work / "new", ext, rule, margin, protect_texts=protect)
+        merge_s = time.perf_counter() - t
+        rep = fertility_report(work / "base", ext, texts)
         h = [r for r in rep["labels"] if r["label"] in head]
         tl = [r for r in rep["labels"] if r["label"] not in head]
+        latin_tail = [r for r in tl if r["script"] == "Latn"]
 
         def ratio(rows):
             return statistics.median(
                 r["after"]["tokens_per_unit"] / r["before"]["tokens_per_unit"] for r in rows
             )
 
-        result["rules"][rule] = {
+        result["rules"][name] = {
             "added": info["added"],
             "len": info["len"],
+            "extend_seconds": round(merge_s, 2),
+            "capped": info.get("capped"),
             "head_changed_lines": statistics.fmean(r["changed_lines"] for r in h),
+            "head_changed_words": changed_words(work / "base", ext, head_texts),
             "head_tpu_ratio_median": ratio(h),
             "tail_tpu_ratio_median": ratio(tl),
+            "tail_latn_tpu_ratio_median": ratio(latin_tail),
             "tail_unk_before": statistics.fmean(r["before"]["unk_rate"] for r in tl),
             "tail_unk_after": statistics.fmean(r["after"]["unk_rate"] for r in tl),
             "tail_char_share_before": statistics.fmean(r["before"]["char_share"] for r in tl),
             "tail_char_share_after": statistics.fmean(r["after"]["char_share"] for r in tl),
         }
-        print(rule, json.dumps(result["rules"][rule]), flush=True)
+        print(name, json.dumps(result["rules"][name]), flush=True)
     result["work"] = str(work)
     return result
 
@@ -148,6 +182,8 @@ def main() -> None:
     r.add_argument("--base-vocab", type=int, default=8000)
     r.add_argument("--new-vocab", type=int, default=16000)
     r.add_argument("--sentences", type=int, default=100_000)
+    r.add_argument("--margins", type=float, nargs="+", default=[1.0, 5.0])
+    r.add_argument("--reuse", action="store_true", help="keep base/new models already in --work")
     s = sub.add_parser("scale")
     s.add_argument("--sentences", type=int, nargs="+", default=[1_000_000, 5_000_000])
     s.add_argument("--vocab-size", type=int, default=32_000)

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import polars as pl
 import regex
-
 from glotforge.corpus.dedup.normalize import normalize
 from glotforge.corpus.dedup.stage import DedupConfig, dedup_frame
+from glotforge.pipelines.recipe import default_recipe
 
 DEFAULT_DATA = Path("/work/shared/data/udhr/udhr.parquet")
 REQUIRED = ["Latn", "Cyrl", "Arab", "Deva", "Thai", "Hani", "Hans", "Hant", "Ethi"]
@@ -93,8 +93,8 @@ def build_label(texts: list[str], label: str, script: str, rng: random.Random, e
                            label=pl.lit(label), script=pl.lit(script))
 
 
-def build_set(data: Path, scripts: list[str] | None, seed: int = 0, exact_share: float = 0.1,
-              near_share: float = 0.3, near_min_chars: int = 30) -> pl.DataFrame:
+def build_set(data: Path, scripts: list[str] | None, seed: int = 0, exact_share: float = 0.2,
+              near_share: float = 1.0, near_min_chars: int = 30) -> pl.DataFrame:
     """The labelled duplicate set for all labels of `scripts` (all scripts when None)."""
     udhr = pl.read_parquet(data).filter(pl.col("stage") >= 3)
     first = udhr.group_by("label").agg(pl.col("code").min())
@@ -145,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     import tomllib
 
-    config = {k: tomllib.loads(f"v = {v}")["v"] for k, v in (s.split("=", 1) for s in args.set)}
+    config = default_recipe()["dedup"]  # the recipe defaults, incl. per-script tables
+    config.update({k: tomllib.loads(f"v = {v}")["v"] for k, v in (s.split("=", 1) for s in args.set)})
     labelled = build_set(args.data, None if args.all_scripts else REQUIRED, args.seed,
                          near_min_chars=args.near_min_chars)
     out, secs = run(labelled, config)
@@ -154,12 +155,16 @@ def main(argv: list[str] | None = None) -> int:
     pl.Config.set_tbl_cols(30)
     pl.Config.set_tbl_width_chars(250)
     pl.Config.set_float_precision(4)
-    print(f"{labelled.height} lines, {labelled['label'].n_unique()} labels, {secs:.1f} s, config {config}")
+    overrides = {k: v for k, v in config.items() if k != "by_script"}
+    print(f"{labelled.height} lines, {labelled['label'].n_unique()} labels, {secs:.1f} s, config {overrides}")
     print(table)
     tot = out.with_columns(removed=pl.col("reason").is_not_null())
     near = tot.filter(pl.col("kind").is_in(EDITS))
     orig = tot.filter(pl.col("kind") == "original")
     ex = tot.filter(pl.col("kind") == "exact")
+    copies = tot.filter(pl.col("removed") & (pl.col("kind") != "original"))
+    right = (copies["ref_line"] == copies["of"] + 1).mean()
+    print(f"removed copies that point at their own original: {right:.4f}")
     print(f"ALL: exact recall {ex['removed'].mean():.4f}  near recall {near['removed'].mean():.4f} "
           f"(n={near.height})  false removal {orig['removed'].mean():.4%} ({orig['removed'].sum()}/{orig.height})")
     return 0

@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-
 from glotforge.corpus.headtail import head_labels
-from glotforge.corpus.stats_extras import load_extras, lid_audit_frame
+from glotforge.corpus.stats_extras import lid_audit_frame, load_extras
 
 __all__ = [
     "CorpusStats",

@@ -1,35 +1,84 @@
-"""Text hygiene applied to every unit at ingest, as polars expressions over a whole batch.
+"""Text hygiene applied to every unit at ingest.
 
 Stray control characters, BOMs and odd spacing are noise from extraction, not language; NFC makes
 the same text compare equal whatever the source's composition. Zero-width joiners/non-joiners (Cf)
 are kept: they carry meaning in Persian, Indic and other scripts.
+
+Speed: most lines are already clean, so each rule first finds the rows that need it with a cheap
+vectorised `contains` and rewrites only those (a Unicode `replace_all` or `normalize` over every row
+costs several µs a line). For NFC, a line can only change if it holds a combining mark, a conjoining
+Hangul jamo or a character that is not NFC on its own; lines without any are skipped.
 """
 
 from __future__ import annotations
 
+import sys
+import unicodedata
+from functools import lru_cache
+from importlib import resources
 from typing import Any
 
 import polars as pl
 
 # C0/C1 controls except \t \n \r (which are whitespace and get collapsed), plus BOM / ZWNBSP.
 CONTROL_CHARS = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\x{FEFF}]"
+# Anything the whitespace rule would change: a run of two, a non-space whitespace, or an edge space.
+UNTIDY_SPACE = r"\s\s|[^ \S]|^\s|\s$"
 
 
-def clean_expr(config: dict[str, Any]) -> pl.Expr:
-    text = pl.col("text").str.replace_all(CONTROL_CHARS, " ")
+def _rewrite_where(texts: pl.Series, pattern: str, rewrite) -> pl.Series:
+    idx = texts.str.contains(pattern).fill_null(False).arg_true()
+    if idx.len() == 0:
+        return texts
+    return texts.scatter(idx, rewrite(texts.gather(idx)))
+
+
+def characters_not_stable_alone(form: str = "NFC") -> list[tuple[int, int]]:
+    """Ranges of non-mark characters that `form` changes on their own (CJK compatibility ideographs,
+    Ångström sign, ...). Slow (a pass over all of Unicode): run by tools/make_nfc_table.py, whose output
+    ships as data and is checked against this function by the tests."""
+    singles = [c for c in range(0x80, sys.maxunicode + 1)
+               if not (0xD800 <= c <= 0xDFFF) and unicodedata.category(chr(c))[0] not in "MC"
+               and unicodedata.normalize(form, chr(c)) != chr(c)]
+    ranges: list[tuple[int, int]] = []
+    for c in singles:
+        if ranges and c == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], c)
+        else:
+            ranges.append((c, c))
+    return ranges
+
+
+@lru_cache(maxsize=4)
+def _may_change_class(form: str) -> str:
+    """Regex class of every character that can make a line change under `form` (a superset): marks,
+    conjoining Hangul jamo, and the characters listed in data/<form>_unstable.txt."""
+    text = resources.files("glotforge.corpus").joinpath(f"data/{form.lower()}_unstable.txt").read_text("ascii")
+    ranges = [tuple(int(x, 16) for x in line.split("-")) for line in text.splitlines() if line and not line.startswith("#")]
+    parts = "".join(f"\\x{{{r[0]:X}}}" if len(r) == 1 else f"\\x{{{r[0]:X}}}-\\x{{{r[1]:X}}}" for r in ranges)
+    return f"[\\p{{M}}\\x{{1100}}-\\x{{11FF}}{parts}]"
+
+
+def _normalize(texts: pl.Series, form: str) -> pl.Series:
+    return _rewrite_where(texts, _may_change_class(form), lambda s: s.str.normalize(form))
+
+
+def clean_texts(texts: pl.Series, config: dict[str, Any]) -> pl.Series:
+    texts = _rewrite_where(texts, CONTROL_CHARS, lambda s: s.str.replace_all(CONTROL_CHARS, " "))
     form = config.get("normalization", "NFC")
     if form:
-        text = text.str.normalize(form)
+        texts = _normalize(texts, form)
     if config.get("collapse_whitespace", True):
-        text = text.str.replace_all(r"\s+", " ").str.strip_chars(" ")
+        texts = _rewrite_where(texts, UNTIDY_SPACE,
+                               lambda s: s.str.replace_all(r"\s+", " ").str.strip_chars(" "))
     else:
-        text = text.str.strip_chars()
-    return text
+        texts = texts.str.strip_chars()
+    return texts
 
 
 def apply_hygiene(df: pl.DataFrame, config: dict[str, Any]) -> pl.DataFrame:
     """Clean `text` where it was read; mark lines that end up empty as `ingest:empty`."""
-    df = df.with_columns(clean_expr(config).alias("text"))
+    df = df.with_columns(clean_texts(df.get_column("text"), config).alias("text"))
     return df.with_columns(
         pl.when(pl.col("reason").is_null() & (pl.col("text").is_null() | (pl.col("text") == "")))
         .then(pl.lit("ingest:empty"))

@@ -34,7 +34,6 @@ import polars as pl
 from .lid_labels import LabelGroups, ModelLabel, map_model_label
 
 REASON = "langid:mismatch"
-TOPK_DTYPE = pl.List(pl.Struct({"label": pl.Utf8, "score": pl.Float32}))
 
 
 class LangIdError(RuntimeError):
@@ -122,11 +121,25 @@ class LidModel:
     model: Any
     labels: list[ModelLabel] = field(default_factory=list)
 
-    def predict(self, texts: list[str], k: int = 1) -> tuple[list[list[str]], list[np.ndarray]]:
+    def __post_init__(self) -> None:
+        self.by_raw = {m.raw: m for m in self.labels}
+
+    def predict(self, texts: list[str] | pl.Series, k: int = 1) -> tuple[list[list[str]], list[np.ndarray]]:
         """Batch prediction through fastText's `multilinePredict` (one C++ call per batch; the Python
         wrapper's per-line checks cost about a fifth of the time). Texts must not contain newlines."""
-        lines = [t + "\n" for t in texts]
+        lines = (texts + "\n").to_list() if isinstance(texts, pl.Series) else [t + "\n" for t in texts]
         return self.model.f.multilinePredict(lines, k, 0.0, "replace")
+
+    def top1(self, labels: list[list[str]], probs: list[np.ndarray], k: int) -> tuple[list[str | None], pl.Series]:
+        """Top label (raw) and its score per line from `predict` output; None / null for lines without
+        any token (fastText returns nothing for them)."""
+        top = [lab[0] if lab else None for lab in labels]
+        flat = np.concatenate(probs) if probs else np.zeros(0, dtype=np.float32)
+        if flat.size == len(probs) * k:  # every line got k scores: vectorised path
+            scores = pl.Series(np.minimum(flat.reshape(-1, k)[:, 0], 1.0).astype(np.float32))
+        else:
+            scores = pl.Series([min(float(p[0]), 1.0) if len(p) else None for p in probs], dtype=pl.Float32)
+        return top, scores
 
 
 _MODELS: dict[tuple[str, tuple], LidModel] = {}
@@ -215,7 +228,8 @@ class LangIdStage:
         self.config = LangIdConfig.from_dict(config)
         self.annotations = dict(LangIdStage.annotations)
         if self.config.top_k > 1:
-            self.annotations["lid_topk"] = TOPK_DTYPE
+            # Utf8 "eng_Latn:0.961 sco_Latn:0.021": every file of a build shares one flat schema
+            self.annotations["lid_topk"] = pl.Utf8
         self._groups: LabelGroups | None = None
         self._known: dict[str, bool] = {}
 
@@ -252,23 +266,26 @@ class LangIdStage:
         """Predict a batch: columns lid_label (Glot label), lid_score, same (agrees with `declared`)
         and, with top_k > 1, lid_topk."""
         model, groups, k = self.model(), self.groups, self.config.top_k
-        clean = texts.fill_null("").str.replace_all(r"[\n\r\x0b\x0c\x85\u2028\u2029]", " ").to_list()
+        clean = texts.fill_null("").str.replace_all(r"[\n\r\x0b\x0c\x85\u2028\u2029]", " ")
         labels, probs = model.predict(clean, k)
-        by_raw = {m.raw: m for m in model.labels}
-        top = [lab[0] if lab else None for lab in labels]
-        score = [min(float(p[0]), 1.0) if len(p) else None for p in probs]
-        shown = {raw: groups.shown_label(by_raw[raw], declared) for raw in set(top) if raw is not None}
-        same = {raw: groups.same(by_raw[raw], declared) for raw in shown}
+        by_raw = model.by_raw
+        top, score = model.top1(labels, probs, min(k, len(by_raw)))
+        raw = pl.Series("raw", top, dtype=pl.Utf8)
+        seen = [r for r in raw.unique().to_list() if r is not None]
+        shown = {r: groups.shown_label(by_raw[r], declared) for r in seen}
+        same = {r: groups.same(by_raw[r], declared) for r in seen}
+        blank = clean.str.strip_chars() == ""  # fastText still "predicts" for an empty line: hide it
         out = pl.DataFrame({
-            "lid_label": pl.Series([shown.get(r) for r in top], dtype=pl.Utf8),
-            "lid_score": pl.Series(score, dtype=pl.Float32),
-            "same": pl.Series([same.get(r) for r in top], dtype=pl.Boolean),
+            "lid_label": raw.replace_strict(shown, default=None, return_dtype=pl.Utf8),
+            "lid_score": score,
+            "same": raw.replace_strict(same, default=None, return_dtype=pl.Boolean),
         })
         if k > 1:
-            rows = [[{"label": groups.shown_label(by_raw[r], declared), "score": min(float(s), 1.0)}
-                     for r, s in zip(lab, p, strict=True)] for lab, p in zip(labels, probs, strict=True)]
-            out = out.with_columns(pl.Series("lid_topk", rows, dtype=TOPK_DTYPE))
-        return out
+            names = {r: groups.shown_label(by_raw[r], declared) for r in {x for lab in labels for x in lab}}
+            rows = [" ".join(f"{names[r]}:{min(float(s), 1.0):.3f}" for r, s in zip(lab, p, strict=True)) or None
+                    for lab, p in zip(labels, probs, strict=True)]
+            out = out.with_columns(pl.Series("lid_topk", rows, dtype=pl.Utf8))
+        return out.with_columns(pl.when(blank).then(None).otherwise(pl.all()).name.keep())
 
     def apply(self, df: pl.DataFrame) -> pl.DataFrame:
         """Annotate every row; reject confident mismatches of known labels (see module docstring)."""

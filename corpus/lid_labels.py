@@ -42,14 +42,14 @@ class ModelLabel:
     default: str
 
 
-def _normalizer():
-    """`glotforge.corpus.labels.normalize_label` when that module exists (it is the project's one
-    label authority); None otherwise, so this module also works while it is being written."""
+def _parser():
+    """`glotforge.corpus.labels.parse_label` (the project's one label authority) and its error type;
+    (None, None) if that module is missing, so this module keeps working on its own."""
     try:
-        from glotforge.corpus.labels import LabelError, normalize_label
+        from glotforge.corpus.labels import LabelError, parse_label
     except ImportError:
         return None, None
-    return normalize_label, LabelError
+    return parse_label, LabelError
 
 
 @functools.cache
@@ -90,23 +90,20 @@ def map_model_label(raw: str, aliases: dict[str, str] | None = None,
     overrides = overrides or {}
     if code in overrides or raw in overrides:
         code = overrides.get(code, overrides.get(raw))
+    if aliases and code in aliases:  # keys are script-less codes only, so `als_Latn` is untouched
+        code = aliases[code]
     m = _LABEL_RE.match(code)
     if not m:
         return ModelLabel(raw, code, None, code)
     lang, script = m.group(1).lower(), m.group(2)
     script = script.title() if script else None
-    if script is None and aliases and code in aliases:
-        lang = aliases[code]
-    elif script is None and aliases and lang in aliases:
-        lang = aliases[lang]
-    normalize, label_error = _normalizer()
-    if normalize is not None:
+    parse, label_error = _parser()
+    if parse is not None:
         try:
-            norm = normalize(lang, script)
-            nlang, _, nscript = norm.partition("_")
-            return ModelLabel(raw, nlang, script and nscript, norm)
+            parsed = parse(lang, script)
+            lang = parsed.language
         except label_error:
-            pass
+            pass  # zxx, und, retired or private codes: keep the code as the model spells it
     lang3 = _iso3(lang) or lang
     default_script = script or _likely_script(lang3) or _likely_script(lang)
     default = f"{lang3}_{default_script}" if default_script else lang3

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import os
 import random
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -21,11 +23,12 @@ from pathlib import Path
 
 import polars as pl
 
-# fastText's own defaults for supervised training are tuned for topic classification (dim 100,
-# no char n-grams, bucket 2M); these are for language ID on short lines (measured in
-# docs/benchmarks.md: char n-grams 2–4 and softmax give the best macro-F1 on UDHR).
+# fastText's own defaults for supervised training are tuned for topic classification (dim 100, no
+# char n-grams, bucket 2M). These are for language ID of single lines and small enough to predict
+# ≥ 50k lines/s on one core (bench/bench_langid.py): character trigrams only beat 2–4-grams and
+# 1–4-grams on UDHR (docs/benchmarks.md), and dim 32 loses nothing against 64 there.
 FASTTEXT_DEFAULTS = {
-    "dim": 64, "epoch": 25, "lr": 0.5, "minn": 2, "maxn": 4, "wordNgrams": 1, "loss": "softmax",
+    "dim": 32, "epoch": 25, "lr": 0.5, "minn": 3, "maxn": 3, "wordNgrams": 1, "loss": "softmax",
     "bucket": 200_000, "minCount": 1, "thread": 1, "seed": 1,
 }
 HASH_SPACE = 2**64
@@ -42,6 +45,7 @@ class LidTrainConfig:
     max_heldout: int = 1_000       # ... at most this many per label
     alpha: float = 0.3             # p_i ∝ n_i^α; 1 = keep the natural distribution, 0 = uniform
     total: int | None = None       # training lines after sampling (default: sum of capped counts)
+    max_repeat: float = 10.0       # a label's lines are repeated at most this many times (0 = no cap)
     dedup: bool = True             # drop exact duplicate lines within a label before splitting
     seed: int = 1
     quantize: bool = False         # also shrink the model (fastText product quantisation, .ftz)
@@ -83,23 +87,67 @@ def read_label_sample(files: list[Path], want: int, seed: int, min_chars: int, d
 
 
 def alpha_counts(sizes: dict[str, int], alpha: float, total: int | None = None) -> dict[str, int]:
-    """Lines to draw per label: total · n_i^α / Σ n_j^α (at least 1 for every non-empty label).
+    """Lines to draw per label: total · n_i^α / Σ n_j^α, largest-remainder rounding (ties by label),
+    at least 1 for every non-empty label.
 
-    `glotforge.train.sampling` is the project's sampler for MLM data; this small copy keeps `corpus`
-    free of `train` imports (corpus never imports train, docs/architecture.md)."""
+    Same rule as `glotforge.train.sampling.sample_counts`; this small copy exists because `corpus`
+    must not import `train` (docs/architecture.md)."""
     sizes = {k: v for k, v in sizes.items() if v > 0}
     if not sizes:
         return {}
     total = sum(sizes.values()) if total is None else total
     weights = {k: v**alpha for k, v in sizes.items()}
     z = sum(weights.values())
-    return {k: max(1, round(total * w / z)) for k, w in sorted(weights.items())}
+    exact = {k: total * w / z for k, w in weights.items()}
+    counts = {k: int(v) for k, v in exact.items()}
+    for k in sorted(exact, key=lambda k: (counts[k] - exact[k], k))[: total - sum(counts.values())]:
+        counts[k] += 1
+    return {k: max(1, counts[k]) for k in sorted(counts)}
 
 
 def _draw(lines: list[str], count: int, rng: random.Random) -> list[str]:
     """`count` lines: every line once per full pass, the remainder without replacement."""
     full, rest = divmod(count, len(lines))
     return lines * full + rng.sample(lines, rest)
+
+
+_CHILD = "import sys; from glotforge.corpus.lid_train import _child; _child(sys.stdin.read())"
+
+
+def _child(request: str) -> None:
+    """Runs in a fresh interpreter: train (and quantise) one model, save it, exit non-zero on error."""
+    import fasttext
+
+    job = json.loads(request)
+    model = fasttext.train_supervised(input=job["train_file"], verbose=0, **job["ft"])
+    if job["quantize"]:
+        model.quantize(input=job["train_file"], qnorm=True, retrain=False, cutoff=job["cutoff"])
+    model.save_model(job["out"])
+
+
+def _train(train_file: str, out: Path, ft: dict, quantize: bool, cutoff: int) -> None:
+    """Train in a child process, and survive fastText's "Encountered NaN".
+
+    A child process because fastText leaks state between trainings in one process: after a dim-16
+    model, a dim-8 model on a small file fails with "Encountered NaN" at any learning rate (measured
+    with fasttext-numpy2-wheel 0.9.2); a fresh interpreter also returns the training memory.
+    NaN retries: with several threads on a tiny file a thread can end with no examples (a 0/0
+    loss), and a too high learning rate diverges on repetitive data (packages.md §1.1), so retry
+    with one thread, then with the rate halved. The settings used are written back into `ft`.
+    """
+    for attempt in range(4):
+        job = {"train_file": train_file, "out": str(out), "ft": ft, "quantize": quantize, "cutoff": cutoff}
+        proc = subprocess.run([sys.executable, "-c", _CHILD], input=json.dumps(job), capture_output=True,
+                              text=True, check=False)
+        if proc.returncode == 0:
+            return
+        err = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit code {proc.returncode}"
+        if "NaN" not in err or attempt == 3:
+            raise RuntimeError(f"fastText training failed: {err}")
+        if ft.get("thread", 1) > 1:
+            ft["thread"] = 1
+        else:
+            ft["lr"] = ft["lr"] / 2
 
 
 def clean_line(text: str) -> str:
@@ -111,8 +159,6 @@ def train_lid_from_corpus(corpus_dir: str | os.PathLike, out_model_path: str | o
                           **params) -> TrainResult:
     """Train a LID model from a built corpus; keyword params are LidTrainConfig fields, and
     `fasttext={...}` overrides fastText's training arguments (dim, epoch, lr, minn, maxn, loss, …)."""
-    import fasttext
-
     cfg = LidTrainConfig(**params)
     if not 0 <= cfg.heldout < 1:
         raise ValueError("heldout must be in [0, 1)")
@@ -140,6 +186,8 @@ def train_lid_from_corpus(corpus_dir: str | os.PathLike, out_model_path: str | o
         raise ValueError(f"{corpus_dir}: need at least 2 labels with lines to train a LID model, found {len(train)}")
 
     counts = alpha_counts({k: len(v) for k, v in train.items()}, cfg.alpha, cfg.total)
+    if cfg.max_repeat > 0:  # one line seen 90 times teaches that line, not the language
+        counts = {k: min(c, max(1, int(cfg.max_repeat * len(train[k])))) for k, c in counts.items()}
     examples = [f"__label__{label} {line}" for label in sorted(counts)
                 for line in _draw(train[label], counts[label], rng)]
     rng.shuffle(examples)  # fastText decays lr over the file: labels must be interleaved
@@ -147,10 +195,7 @@ def train_lid_from_corpus(corpus_dir: str | os.PathLike, out_model_path: str | o
     with tempfile.TemporaryDirectory(prefix="glot-lid-") as tmp:
         train_file = Path(tmp) / "train.txt"
         train_file.write_text("\n".join(examples) + "\n", "utf-8")
-        model = fasttext.train_supervised(input=str(train_file), verbose=0, **ft)
-        if cfg.quantize:
-            model.quantize(input=str(train_file), qnorm=True, retrain=False, cutoff=cfg.cutoff)
-        model.save_model(str(out))
+        _train(str(train_file), out, ft, cfg.quantize, cfg.cutoff)
     train_s = time.perf_counter() - t0
 
     heldout_path = None

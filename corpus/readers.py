@@ -157,40 +157,52 @@ def _json_field(obj, path: list[str]):
     return obj, True
 
 
+def _jsonl_fast(raw: list[bytes], field_path: list[str]) -> list[str] | None:
+    """All lines valid JSON objects with a string at a top-level key: the common case, no per-line branching.
+    None when anything is off, so the careful per-line path can say what."""
+    if len(field_path) != 1:
+        return None
+    key = field_path[0]
+    try:
+        values = [orjson.loads(line)[key] for line in raw]
+    except (orjson.JSONDecodeError, KeyError, TypeError, IndexError):
+        return None
+    return values if all(type(v) is str for v in values) else None
+
+
+def _jsonl_line(line: bytes, field_path: list[str]) -> tuple[str | None, str | None, str | None]:
+    """(text, reason, detail) for one line, naming exactly what is wrong with it."""
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, "ingest:encoding", None
+    if not line.strip():
+        return None, "ingest:empty", None
+    try:
+        value, found = _json_field(orjson.loads(line), field_path)
+    except orjson.JSONDecodeError as exc:
+        return None, "ingest:json", str(exc)[:120]
+    if not found:
+        return None, "ingest:missing_field", ".".join(field_path)
+    if isinstance(value, str):
+        return value, None, None
+    if value is None:
+        return None, "ingest:empty", None
+    return None, "ingest:not_text", type(value).__name__
+
+
 def read_jsonl(path: Path, opts: ReadOptions, batch_size: int, result: ReadResult) -> Iterator[pl.DataFrame]:
     stream = ByteStream(path, opts.compression)
     field_path = str(opts.text_field or "text").split(".")
     start = 1
     for raw, cut in _batches_marking_tail(stream, batch_size):
-        texts: list[str | None] = []
-        reasons: list[str | None] = []
-        details: list[str | None] = []
-        for line in raw:
-            text, reason, detail = None, None, None
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError:
-                reason = "ingest:encoding"
-            else:
-                if not line.strip():
-                    reason = "ingest:empty"
-                else:
-                    try:
-                        value, found = _json_field(orjson.loads(line), field_path)
-                    except orjson.JSONDecodeError as exc:
-                        reason, detail = "ingest:json", str(exc)[:120]
-                    else:
-                        if not found:
-                            reason, detail = "ingest:missing_field", ".".join(field_path)
-                        elif isinstance(value, str):
-                            text = value
-                        elif value is None:
-                            reason = "ingest:empty"
-                        else:
-                            reason, detail = "ingest:not_text", type(value).__name__
-            texts.append(text)
-            reasons.append(reason)
-            details.append(detail)
+        fast = None if cut else _jsonl_fast(raw, field_path)
+        if fast is not None:
+            texts: list[str | None] = list(fast)
+            reasons: list[str | None] = [None] * len(raw)
+            details: list[str | None] = [None] * len(raw)
+        else:
+            texts, reasons, details = (list(col) for col in zip(*(_jsonl_line(line, field_path) for line in raw), strict=True))
         if cut:
             texts[-1], reasons[-1], details[-1] = None, TRUNCATED, None
         yield _frame(list(range(start, start + len(raw))), texts, reasons, details)
@@ -198,10 +210,15 @@ def read_jsonl(path: Path, opts: ReadOptions, batch_size: int, result: ReadResul
     result.damage = stream.damage
 
 
-def _decoded_lines_for_csv(stream: ByteStream) -> Iterator[str]:
-    """Physical lines decoded with surrogateescape, so damage survives csv parsing and is found per row."""
+def _decoded_lines_for_csv(stream: ByteStream, damaged: list[int]) -> Iterator[str]:
+    """Physical lines decoded with surrogateescape, so damage survives csv parsing and is found per row;
+    `damaged[0]` counts undecodable lines (rows are only checked when it is non-zero)."""
     for line in iter_raw_lines(stream):
-        yield line.decode("utf-8", errors="surrogateescape") + "\n"
+        try:
+            yield line.decode("utf-8") + "\n"
+        except UnicodeDecodeError:
+            damaged[0] += 1
+            yield line.decode("utf-8", errors="surrogateescape") + "\n"
 
 
 def _has_surrogates(value: str) -> bool:
@@ -212,6 +229,49 @@ def _has_surrogates(value: str) -> bool:
     return False
 
 
+def _read_unquoted_table(path: Path, opts: ReadOptions, batch_size: int, result: ReadResult,
+                         delimiter: str) -> Iterator[pl.DataFrame]:
+    """TSV without quoting: every physical line after the header is one data row, split column-wise
+    with polars (no per-row Python)."""
+    stream = ByteStream(path, opts.compression)
+    batches = _batches_marking_tail(stream, batch_size)
+    column = opts.text_field if isinstance(opts.text_field, int) else None
+    row = 1
+    for n, (raw, cut) in enumerate(batches):
+        if n == 0 and opts.header:
+            if not raw:
+                break
+            head = (raw[0].decode("utf-8", errors="replace").rstrip("\r")).split(delimiter)
+            if column is None:
+                names = [h.strip() for h in head]
+                field = opts.text_field or "text"
+                if field not in names:
+                    raise SourceFormatError(f"{path}: no column {field!r} in header {names[:8]}")
+                column = names.index(field)
+            raw = raw[1:]
+        if column is None:
+            raise SourceFormatError(f"{path}: without a header, text_field must be a column index")
+        texts = pl.Series("raw", decode_lines(raw), dtype=pl.Utf8)
+        fields = texts.str.strip_suffix("\r").str.split(delimiter)
+        cols = fields.list.len()
+        value = fields.list.get(column, null_on_oob=True)
+        df = pl.DataFrame({"line": pl.int_range(row, row + len(raw), eager=True, dtype=pl.Int64), "text": value,
+                           "ok": texts.is_not_null(), "blank": texts.str.strip_chars() == "", "cols": cols})
+        reason = (pl.when(~pl.col("ok")).then(pl.lit("ingest:encoding"))
+                  .when(pl.col("blank")).then(pl.lit("ingest:empty"))
+                  .when(pl.col("text").is_null()).then(pl.lit("ingest:missing_field")))
+        detail = pl.when(pl.col("ok") & ~pl.col("blank") & pl.col("text").is_null()).then(
+            pl.col("cols").cast(pl.Utf8) + pl.lit(" fields"))
+        df = df.with_columns(reason.alias("reason"), detail.alias("detail")).with_columns(
+            pl.when(pl.col("reason").is_null()).then(pl.col("text")).alias("text"))
+        if cut and df.height:
+            df = df.with_columns(pl.when(pl.int_range(pl.len()) == df.height - 1).then(pl.lit(TRUNCATED))
+                                 .otherwise(pl.col("reason")).alias("reason"))
+        yield df.select("line", "text", "reason", "detail")
+        row += len(raw)
+    result.damage = stream.damage
+
+
 def read_table_text(path: Path, opts: ReadOptions, batch_size: int, result: ReadResult) -> Iterator[pl.DataFrame]:
     """TSV/CSV: `line` is the 1-based data row (the header is not a row)."""
     is_tsv = opts.format == "tsv"
@@ -220,8 +280,13 @@ def read_table_text(path: Path, opts: ReadOptions, batch_size: int, result: Read
     quoting = {"none": csv.QUOTE_NONE, "minimal": csv.QUOTE_MINIMAL}.get(quoting_name)
     if quoting is None:
         raise SourceFormatError(f"{path}: quoting must be 'none' or 'minimal', not {quoting_name!r}")
+    if quoting == csv.QUOTE_NONE:
+        yield from _read_unquoted_table(path, opts, batch_size, result, delimiter)
+        return
     stream = ByteStream(path, opts.compression)
-    reader = csv.reader(_decoded_lines_for_csv(stream), delimiter=delimiter, quoting=quoting, strict=False)
+    damaged_lines = [0]
+    reader = csv.reader(_decoded_lines_for_csv(stream, damaged_lines), delimiter=delimiter, quoting=quoting,
+                        strict=False)
     field = opts.text_field if opts.text_field is not None else ("text" if opts.header else 0)
     column: int | None = field if isinstance(field, int) else None
     if opts.header:
@@ -245,12 +310,14 @@ def read_table_text(path: Path, opts: ReadOptions, batch_size: int, result: Read
             if column >= len(row):
                 reason = "ingest:empty" if not any(row) else "ingest:missing_field"
                 detail = None if not any(row) else f"{len(row)} fields"
-            elif _has_surrogates(row[column]):
+            elif damaged_lines[0] and _has_surrogates(row[column]):
                 reason = "ingest:encoding"
             else:
                 text = row[column]
-            for col, value in zip(batch, (row_no, text, reason, detail), strict=True):
-                col.append(value)
+            batch[0].append(row_no)
+            batch[1].append(text)
+            batch[2].append(reason)
+            batch[3].append(detail)
             if len(batch[0]) >= batch_size:
                 yield _frame(*batch)
                 batch = ([], [], [], [])

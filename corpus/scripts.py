@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-
 from glotforge.corpus.script_table import load_table
 
 HAN_PARTS = ("Hani", "Hans", "Hant")
@@ -235,7 +234,10 @@ class ScriptStage:
             pl.Series("script_share", share, dtype=pl.Float32).fill_nan(None),
             pl.Series("script2", seconds, dtype=pl.Utf8),
             pl.Series("reason", reason, dtype=pl.Utf8),
-            pl.Series("score", [None if r is None else float(v) for r, v in zip(reason, share.tolist(), strict=True)],
-                      dtype=pl.Float64),
+            pl.Series(
+                "score",
+                [None if r is None else float(v) for r, v in zip(reason, share.tolist(), strict=True)],
+                dtype=pl.Float64,
+            ),
             pl.Series("detail", detail, dtype=pl.Utf8),
         )

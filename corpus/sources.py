@@ -45,6 +45,7 @@ class SourceSpec:
     header: bool = True
     quoting: str | None = None
     delimiter: str | None = None
+    prior_rejected: str | None = None  # `glot run`: the input corpus's rejected rows of this label
 
     def read_options(self) -> ReadOptions:
         return ReadOptions(self.format, self.compression, self.text_field, self.header, self.quoting, self.delimiter)
@@ -56,16 +57,23 @@ class SourceSpec:
 def _name_candidates(rel: Path) -> Iterator[str]:
     """Language tags a path may carry: the file name without extensions, then folders, innermost first."""
     yield rel.name.split(".")[0]
-    for parent in reversed(rel.parent.parts):
-        yield parent
+    yield from reversed(rel.parent.parts)
 
 
 def _label_from_name(rel: Path, keep_unknown: bool) -> tuple[str, Label]:
+    """The first name part that is a language tag with a script; else the first that is a tag at all
+    (`spa_Latn/042-000.txt` is Spanish in Latin script, not a tag '042')."""
+    parsed = []
     for candidate in _name_candidates(rel):
         try:
-            return candidate, parse_label(candidate, keep_unknown=keep_unknown)
+            label = parse_label(candidate, keep_unknown=keep_unknown)
         except LabelError:
             continue
+        if label.script:
+            return candidate, label
+        parsed.append((candidate, label))
+    if parsed:
+        return parsed[0]
     raise SourceError(f"{rel.as_posix()}: no language code in the file or folder name "
                       "(name files like eng_Latn.txt, sr-Cyrl.tsv or yor/part1.txt, or use a manifest)")
 

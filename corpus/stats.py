@@ -21,26 +21,38 @@ class AccountingError(RuntimeError):
     """Some line was neither kept nor rejected, or counted twice."""
 
 
-def source_table(specs: list[dict[str, Any]], map_results: dict[str, dict], reduce_results: dict[str, dict]) -> list[dict]:
-    """One row per source: map counters, minus what label stages removed, with reasons merged."""
-    moved: dict[str, Counter] = {}
+def source_table(specs: list[dict[str, Any]], map_results: list[dict], reduce_results: dict[str, dict],
+                 prior: dict[str, dict] | None = None) -> list[dict]:
+    """One row per source: what its shards kept and rejected, minus what label stages removed later.
+
+    `prior` (for `glot run` on a built corpus) gives each source's lines/units as first read, since the
+    rows of such a run are no longer physical lines."""
+    merged: dict[str, dict] = {}
+    for res in map_results:
+        for rel, c in res["per_source"].items():
+            row = merged.setdefault(rel, {"lines": 0, "units": 0, "kept": 0, "reasons": Counter()})
+            row["lines"] += c["lines"]
+            row["units"] += c["units"]
+            row["kept"] += c["kept"]
+            row["reasons"].update(c["rejected_by_reason"])
     for res in reduce_results.values():
         for rel, counts in res.get("reduce_rejected", {}).items():
-            moved.setdefault(rel, Counter()).update(counts)
+            row = merged.setdefault(rel, {"lines": 0, "units": 0, "kept": 0, "reasons": Counter()})
+            row["kept"] -= sum(counts.values())
+            row["reasons"].update(counts)
+    damage = {res["shard"]: res.get("damage") for res in map_results}
     rows = []
     for spec in specs:
-        m = map_results[spec["rel"]]
-        reasons = Counter(m["rejected_by_reason"])
-        later = moved.get(spec["rel"], Counter())
-        reasons.update(later)
-        kept = m["kept"] - sum(later.values())
-        rejected = sum(reasons.values())
+        m = merged.get(spec["rel"], {"lines": 0, "units": 0, "kept": 0, "reasons": Counter()})
+        first = (prior or {}).get(spec["rel"], {})
+        dmg = damage.get(spec["rel"]) or first.get("damage")
         rows.append({
             "source": spec["rel"], "label": spec["label"], "declared": spec["declared"], "format": spec["format"],
             "compression": spec["compression"], "priority": spec["priority"], "licence": spec["licence"],
-            "url": spec["url"], "name": spec["name"], "lines": m["lines"], "units": m["units"], "kept": kept,
-            "rejected": rejected, "rejected_by_reason": dict(sorted(reasons.items())),
-            "damaged": m["damage"] is not None, "damage": m["damage"],
+            "url": spec["url"], "name": spec["name"],
+            "lines": first.get("lines", m["lines"]), "units": first.get("units", m["units"]), "kept": m["kept"],
+            "rejected": sum(m["reasons"].values()), "rejected_by_reason": dict(sorted(m["reasons"].items())),
+            "damaged": dmg is not None, "damage": dmg,
         })
     return rows
 

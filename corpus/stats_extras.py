@@ -23,7 +23,7 @@ _TOP_KEYS = ("top_predicted", "top_labels", "top_predictions", "top", "predicted
 def kind_of(name: str) -> str:
     """Map a stats file stem to the kind of report it is (lid_audit, quality, dedup, fertility, eval, other)."""
     low = name.lower()
-    for kind, needles in (("lid_audit", ("lid_audit", "langid_audit", "lid")), ("fertility", ("fertility", "vocab")),
+    for kind, needles in (("lid_audit", ("lid_audit", "langid_audit", "audit")), ("fertility", ("fertility", "vocab")),
                           ("eval", ("eval",)), ("quality", ("quality",)), ("dedup", ("dedup",)), ("build", ("build",))):
         if any(n in low for n in needles):
             return kind
@@ -110,6 +110,25 @@ def lid_audit_frame(obj: Any) -> pl.DataFrame | None:
     return pl.DataFrame(rows, schema=schema).unique("source", keep="first", maintain_order=True)
 
 
+def dedup_frames(obj: Any, top: int = 20) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+    """A dedup report {label: {exact, near, clusters: [{size, exact, near, source, line, example}]}} as
+    (per-label scalars, the `top` largest clusters over all labels); None when it has another shape."""
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, dict) for v in obj.values()):
+        return None
+    per, clusters = [], []
+    for label, rep in sorted(obj.items()):
+        per.append({"label": label, **{k: v for k, v in rep.items() if isinstance(v, int | float | str | bool)}})
+        for c in rep.get("clusters") or []:
+            if isinstance(c, dict) and isinstance(c.get("size"), int):
+                clusters.append({"label": label, "size": c["size"], "exact": c.get("exact"), "near": c.get("near"),
+                                 "kept_line": f"{c.get('source', '')}:{c.get('line', '')}",
+                                 "example": str(c.get("example", ""))[:160]})
+    top_df = pl.DataFrame(clusters, infer_schema_length=None) if clusters else pl.DataFrame()
+    if clusters:
+        top_df = top_df.sort(["size", "label"], descending=[True, False]).head(top)
+    return pl.DataFrame(per, infer_schema_length=None), top_df
+
+
 def summarise(kind: str, obj: Any) -> str:
     """One line saying what a report holds, for the terminal footer of `glot stats`."""
     if isinstance(obj, dict) and "error" in obj and len(obj) == 1:
@@ -123,6 +142,15 @@ def summarise(kind: str, obj: Any) -> str:
         share = worst["lid_elsewhere"]
         tail = f"; worst {worst['source']} ({share:.1%} elsewhere)" if share is not None else ""
         return f"{df.height} sources audited, {flagged} flagged{tail}"
+    if kind == "dedup" and (frames := dedup_frames(obj, top=1)) is not None:
+        per, top = frames
+        exact = int(per["exact"].sum()) if "exact" in per.columns else 0
+        near = int(per["near"].sum()) if "near" in per.columns else 0
+        big = f"; largest cluster {top['size'][0]:,} lines ({top['label'][0]})" if top.height else ""
+        return f"{per.height} labels, {exact:,} exact + {near:,} near duplicates removed{big}"
+    if isinstance(obj, dict) and isinstance(obj.get("summary"), dict):
+        scalars = [(k, v) for k, v in obj["summary"].items() if isinstance(v, int | float)]
+        return ", ".join(f"{k} {_cell(v)}" for k, v in scalars[:5]) or "summary present"
     if isinstance(obj, dict):
         return f"{len(obj)} entries ({', '.join(list(map(str, obj))[:5])}{', ...' if len(obj) > 5 else ''})"
     if isinstance(obj, list):
@@ -130,19 +158,40 @@ def summarise(kind: str, obj: Any) -> str:
     return str(obj)[:80]
 
 
-def flat_table(obj: Any, max_rows: int = 200) -> tuple[list[str], list[list[str]]] | None:
-    """A {key: {field: scalar}} or list-of-records report as (columns, rows) for display; None if not tabular."""
+def _flatten(rec: dict[str, Any]) -> dict[str, Any]:
+    """One level of nesting as dotted columns: {"before": {"unk_rate": 0.1}} -> {"before.unk_rate": 0.1}."""
+    flat: dict[str, Any] = {}
+    for k, v in rec.items():
+        if isinstance(v, dict) and v and all(not isinstance(x, dict | list) for x in v.values()):
+            flat.update({f"{k}.{kk}": vv for kk, vv in v.items()})
+        else:
+            flat[k] = v
+    return flat
+
+
+def flat_table(obj: Any, max_rows: int = 2500) -> tuple[list[str], list[list[str]]] | None:
+    """A report as (columns, rows) for display; None if not tabular.
+
+    Accepts {key: {field: value}}, a list of records, or a document with a list of records under
+    `labels`/`rows`/`sources`/`items` (e.g. the vocabulary fertility report); nested dicts become
+    dotted columns.
+    """
     recs: list[dict[str, Any]]
+    if isinstance(obj, dict):
+        inner = next((obj[k] for k in ("labels", "rows", "sources", "items") if isinstance(obj.get(k), list)), None)
+        if inner is not None:
+            obj = inner
     if isinstance(obj, dict) and obj and all(isinstance(v, dict) for v in obj.values()):
         recs = [{"key": k, **v} for k, v in obj.items()]
     elif isinstance(obj, list) and obj and all(isinstance(v, dict) for v in obj):
         recs = obj
     else:
         return None
+    recs = [_flatten(r) for r in recs[:max_rows]]
     cols: list[str] = []
-    for r in recs[:max_rows]:
+    for r in recs:
         cols.extend(c for c in r if c not in cols)
-    rows = [[_cell(r.get(c)) for c in cols] for r in recs[:max_rows]]
+    rows = [[_cell(r.get(c)) for c in cols] for r in recs]
     return cols, rows
 
 

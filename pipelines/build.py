@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import shutil
 import sys
+import time
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from glotforge.corpus.stats import check_accounting, label_table, source_table, write_stage_reports, write_tables
+from glotforge.corpus.stats import (
+    check_accounting,
+    label_table,
+    source_table,
+    write_stage_reports,
+    write_tables,
+)
 from glotforge.corpus.writers import write_json_atomic
 
-from .plan import Plan, make_plan, prepare_output
+from .plan import Plan, make_plan, make_run_plan, prepare_output
 from .runner import Executor, LocalExecutor
 from .tasks import MapTask, ReduceTask, read_marker, run_map, run_reduce
 
@@ -35,6 +42,7 @@ class BuildSummary:
     reduce_skipped: int = 0
     stages: tuple[str, ...] = ()
     skipped_stages: tuple[str, ...] = ()
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def _versions() -> dict[str, str]:
@@ -63,26 +71,59 @@ def _run_pending(executor: Executor, fn, tasks: list, plan: Plan, desc: str) -> 
     return done, len(tasks) - len(pending)
 
 
+class _Clock:
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = now - self.last
+        self.last = now
+
+
 def build(sources: Path, out: Path, recipe: dict[str, Any], executor: Executor | None = None,
           resume: bool = False, force: bool = False, stages: list[str] | None = None) -> BuildSummary:
-    out = Path(out)
-    plan = make_plan(Path(sources), out, recipe, stages)
+    """Build OUT from raw sources (a directory or a TOML manifest)."""
+    clock = _Clock()
+    plan = make_plan(Path(sources), Path(out), recipe, stages)
+    clock.lap("plan")
+    return execute(plan, executor, resume, force, [s.to_dict() for s in plan.sources], None, clock)
+
+
+def run_stages(corpus: Path, out: Path, recipe: dict[str, Any], stages: list[str], executor: Executor | None = None,
+               resume: bool = False, force: bool = False) -> BuildSummary:
+    """Apply `stages` to an already built corpus; rejected rows of the input are carried over, so the
+    accounting (lines in = kept + rejected, per source) holds through any chain of runs."""
+    clock = _Clock()
+    plan, source_specs, prior = make_run_plan(Path(corpus), Path(out), recipe, stages)
+    clock.lap("plan")
+    return execute(plan, executor, resume, force, source_specs, prior, clock)
+
+
+def execute(plan: Plan, executor: Executor | None, resume: bool, force: bool, source_specs: list[dict],
+            prior: dict[str, dict] | None, clock: _Clock) -> BuildSummary:
+    out = plan.out_path
     prepare_output(out, plan, resume, force)
     executor = executor or LocalExecutor()
 
     map_tasks = [MapTask(plan, s) for s in plan.sources]
     map_done, map_skipped = _run_pending(executor, run_map, map_tasks, plan, "read + line stages")
-    by_source = {t.source.rel: map_done[t.task_id] for t in map_tasks}
+    by_shard = {t.source.rel: map_done[t.task_id] for t in map_tasks}
+    clock.lap("map")
 
-    reduce_tasks = [
-        ReduceTask(plan, label, tuple(by_source[s.rel]["kept"] for s in plan.sources_of(label)))
-        for label in plan.labels
-    ]
-    reduce_done, reduce_skipped = _run_pending(executor, run_reduce, reduce_tasks, plan, "label stages + write")
+    reduce_tasks = []
+    for label in plan.labels:
+        shards = [by_shard[s.rel] for s in plan.sources_of(label)]
+        reduce_tasks.append(ReduceTask(plan, label, tuple(m["kept"] for m in shards),
+                                       (sum(m["chars"] for m in shards), sum(m["words"] for m in shards))))
+    # Without label stages a reduce task only renames files: not worth shipping to workers.
+    reducer = executor if plan.label_stages else LocalExecutor(1, progress=False)
+    reduce_done, reduce_skipped = _run_pending(reducer, run_reduce, reduce_tasks, plan, "label stages + write")
     by_label = {t.label: reduce_done[t.task_id] for t in reduce_tasks}
+    clock.lap("reduce")
 
-    specs = [s.to_dict() for s in plan.sources]
-    sources_rows = source_table(specs, by_source, by_label)
+    sources_rows = source_table(source_specs, list(by_shard.values()), by_label, prior)
     check_accounting(sources_rows)
     labels_rows = label_table(sources_rows, by_label)
     stats_dir = out / "stats"
@@ -90,21 +131,23 @@ def build(sources: Path, out: Path, recipe: dict[str, Any], executor: Executor |
     write_stage_reports(stats_dir, by_label)
     write_json_atomic(stats_dir / "build.json", {
         "recipe": plan.recipe, "line_stages": list(plan.line_stages), "label_stages": list(plan.label_stages),
-        "skipped_stages": list(plan.skipped_stages), "versions": _versions(), "sources": len(plan.sources),
+        "skipped_stages": list(plan.skipped_stages), "versions": _versions(), "sources": len(source_specs),
+        "input": plan.input_stats,
     })
     _after_build_hooks(out, plan)
     if not plan.recipe.get("build", {}).get("keep_work", False):
         shutil.rmtree(out / "_work" / "map", ignore_errors=True)
+    clock.lap("stats")
 
     warnings = [f"{s['source']}: {s['damage']}; kept what was readable ({s['lines']} lines)"
-                for s in sources_rows if s["damaged"]]
+                for s in sources_rows if s["damaged"] and prior is None]
     return BuildSummary(
         out=out, sources=len(sources_rows), labels=len(labels_rows),
         lines=sum(s["lines"] for s in sources_rows), kept=sum(s["kept"] for s in sources_rows),
         rejected=sum(s["rejected"] for s in sources_rows),
         labels_with_text=sum(1 for r in labels_rows if r["kept"]), warnings=warnings,
         map_skipped=map_skipped, reduce_skipped=reduce_skipped,
-        stages=plan.line_stages + plan.label_stages, skipped_stages=plan.skipped_stages,
+        stages=plan.line_stages + plan.label_stages, skipped_stages=plan.skipped_stages, seconds=clock.seconds,
     )
 
 
@@ -127,6 +170,9 @@ def print_summary(summary: BuildSummary, stream=sys.stdout) -> None:
     stages = ", ".join(("ingest",) + summary.stages)
     skipped = f" (skipped: {', '.join(summary.skipped_stages)})" if summary.skipped_stages else ""
     print(f"  stages: {stages}{skipped}", file=stream)
+    if summary.seconds:
+        times = ", ".join(f"{k} {v:.1f}s" for k, v in summary.seconds.items())
+        print(f"  time: {sum(summary.seconds.values()):.1f}s ({times})", file=stream)
     print(f"  corpus:   {summary.out / 'corpus'}", file=stream)
     print(f"  rejected: {summary.out / 'rejected'}", file=stream)
     print(f"  stats:    {summary.out / 'stats'} (labels.json, sources.json)", file=stream)

@@ -17,14 +17,18 @@ def main() -> None:
 
 
 # --- command registration: one line per area (keep sorted) ---
-from glotforge.pipelines.commands.build_cmd import build, stages  # noqa: E402
+from glotforge.pipelines.commands.build_cmd import build, run_cmd, stages  # noqa: E402
 from glotforge.pipelines.commands.stats_cmd import card, report, select, stats  # noqa: E402
 
 main.add_command(build)
 main.add_command(stages)
+main.add_command(run_cmd)
 for _cmd in (stats, report, select, card):
     main.add_command(_cmd)
 from glotforge.pipelines.commands.vocab import vocab  # noqa: E402
 
 main.add_command(vocab)
 
+from glotforge.pipelines.commands.lid import lid  # noqa: E402
+
+main.add_command(lid)

@@ -44,6 +44,7 @@ class Plan:
     sources: tuple[SourceSpec, ...]
     fingerprint: str
     skipped_stages: tuple[str, ...] = field(default=())
+    input_stats: str | None = None  # `glot run`: the built corpus this plan reads
 
     @property
     def out_path(self) -> Path:
@@ -122,3 +123,45 @@ def prepare_output(out: Path, plan: Plan, resume: bool, force: bool) -> None:
     from glotforge.corpus.writers import write_json_atomic
 
     write_json_atomic(plan_file, {"fingerprint": plan.fingerprint, "sources": len(plan.sources)})
+
+
+def _corpus_annotations(corpus: Path) -> dict[str, Any]:
+    """Annotation columns already present in a built corpus (kept beside the new stages' columns)."""
+    import pyarrow.parquet as pq
+
+    from glotforge.corpus.schema import CORE_SCHEMA
+
+    files = sorted((corpus / "corpus").rglob("*.parquet"))
+    if not files:
+        return {}
+    schema = pl.from_arrow(pq.read_schema(files[0]).empty_table()).schema
+    return {name: str(dtype) for name, dtype in schema.items() if name not in CORE_SCHEMA}
+
+
+def make_run_plan(corpus: Path, out: Path, recipe: dict[str, Any], stages: list[str]) -> tuple[Plan, list[dict], dict]:
+    """Plan for `glot run`: one shard per label of a built corpus; sources and their first counts come
+    from its stats/sources.json."""
+    from glotforge.corpus.sources import SourceError
+
+    stats_file = corpus / "stats" / "sources.json"
+    if not stats_file.exists():
+        raise SourceError(f"{corpus}: not a built corpus (no stats/sources.json); build it with `glot build` first")
+    if corpus.resolve() == out.resolve():
+        raise OutputDirError(f"{out}: write the result to another folder than its input")
+    sources = json.loads(stats_file.read_text("utf-8"))
+    line, label, annotations, skipped = resolve_stages(recipe, stages)
+    merged = {**_corpus_annotations(corpus), **{k: str(v) for k, v in annotations.items()}}
+    labels = sorted({p.name for kind in ("corpus", "rejected") if (corpus / kind).exists()
+                     for p in (corpus / kind).iterdir() if p.is_dir()})
+    shards = tuple(SourceSpec(
+        path=str((corpus / "corpus" / lab).resolve()), rel=f"corpus/{lab}", format="corpus", compression=None,
+        declared=lab, label=lab, prior_rejected=str((corpus / "rejected" / lab).resolve()),
+    ) for lab in labels)
+    specs = [{**{k: s.get(k) for k in ("label", "declared", "format", "compression", "priority", "licence",
+                                       "url", "name")}, "rel": s["source"]} for s in sources]
+    prior = {s["source"]: {"lines": s["lines"], "units": s["units"], "damage": s.get("damage")} for s in sources}
+    ident = {"version": PLAN_VERSION, "recipe": recipe, "stages": [line, label], "input": str(corpus.resolve()),
+             "input_stats": hashlib.sha1(stats_file.read_bytes()).hexdigest()}
+    plan = Plan(str(out.resolve()), str(corpus.resolve()), recipe, tuple(line), tuple(label), merged, shards,
+                fingerprint(ident), tuple(skipped), str(corpus.resolve()))
+    return plan, specs, prior

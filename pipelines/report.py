@@ -17,9 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-
 from glotforge.corpus.corpus_stats import CorpusStats, compute_stats
-from glotforge.corpus.stats_extras import flat_table, kind_of, lid_audit_frame, load_extras, summarise
+from glotforge.corpus.stats_extras import (
+    dedup_frames,
+    flat_table,
+    kind_of,
+    lid_audit_frame,
+    load_extras,
+    summarise,
+)
 from glotforge.pipelines.report_svg import fmt_n, hbar_chart, log_size_chart, stacked_chart
 from glotforge.pipelines.stats_view import totals
 
@@ -135,6 +141,14 @@ def extra_section(key: str, obj: Any) -> str:
     title = SECTION_TITLES.get(kind_of(key), f"Report: {key}")
     parts = [f'<details class="extra" id="extra-{escape(key)}"><summary><b>{escape(title)}</b> — '
              f'{escape(summarise(kind_of(key), obj))}</summary>']
+    frames = dedup_frames(obj) if kind_of(key) == "dedup" else None
+    if frames is not None and frames[1].height:
+        top = frames[1]
+        parts.append("<p>Largest duplicate clusters (lines in the cluster; the kept line is shown):</p>")
+        parts.append(_table(f"extra-{escape(key)}-clusters", [f"<th>{escape(c)}</th>" for c in top.columns],
+                            ["<tr>" + "".join(f"<td>{escape(str(v if v is not None else ''))}</td>" for v in row) + "</tr>"
+                             for row in top.iter_rows()], "filter clusters ..."))
+        obj = frames[0].to_dicts()
     tab = flat_table(obj)
     if tab:
         cols, rows = tab

@@ -14,9 +14,12 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, as_completed, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+ATTEMPTS = 3  # tries per task when its worker process dies (a task's own exception is never retried)
 
 
 @dataclass
@@ -82,23 +85,84 @@ class LocalExecutor:
                     failures.append(TaskFailure(item, _describe(exc), traceback.format_exc()))
                 bar.update()
         else:
-            threads = max(1, (os.cpu_count() or 1) // self.workers)
-            ctx = mp.get_context("spawn")  # forking a process that runs polars' thread pool can deadlock
-            with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_limit_threads,
-                                     initargs=(threads,)) as pool:
-                futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
-                for fut in as_completed(futures):
-                    i = futures[fut]
+            self._map_pool(fn, items, results, failures, bar)
+        bar.close()
+        if failures:
+            raise TaskError(failures)
+        return results
+
+    def _pool(self, workers: int) -> ProcessPoolExecutor:
+        threads = max(1, (os.cpu_count() or 1) // self.workers)
+        ctx = mp.get_context("spawn")  # forking a process that runs polars' thread pool can deadlock
+        return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_limit_threads, initargs=(threads,))
+
+    def _map_pool(self, fn: Callable[[Any], Any], items: Sequence[Any], results: list[Any],
+                  failures: list[TaskFailure], bar: Any) -> None:
+        """Run items in a shared pool with at most `workers` in flight.
+
+        A worker that dies (OOM killer, segfault) breaks the whole pool; the window bounds the tasks
+        it takes down with it. Those are retried each in a process of its own, so a shard that kills
+        its worker every time cannot take the others with it, and is reported after ATTEMPTS tries;
+        the items not yet started go on in a fresh pool. Two fresh pools in a row that break before
+        finishing anything mean the workers cannot run at all: the rest is reported, not retried.
+        """
+        todo = list(range(len(items)))[::-1]
+        died: list[int] = []
+        stalled = 0
+        while todo:
+            if stalled >= 2:
+                failures.extend(TaskFailure(items[i], "BrokenProcessPool: worker processes die before "
+                                            "finishing any task", "") for i in reversed(todo))
+                break
+            with self._pool(self.workers) as pool:
+                running: dict[Any, int] = {}
+                broken = progressed = False
+                while todo or running:
+                    while todo and not broken and len(running) < self.workers:
+                        try:
+                            fut = pool.submit(fn, items[todo[-1]])
+                        except BrokenProcessPool:  # a worker died before we saw a future fail
+                            broken = True
+                            break
+                        running[fut] = todo.pop()
+                    if not running:
+                        break
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        i = running.pop(fut)
+                        try:
+                            results[i] = fut.result()
+                        except BrokenProcessPool:
+                            died.append(i)
+                            broken = True
+                            continue
+                        except Exception as exc:
+                            failures.append(TaskFailure(items[i], _describe(exc), "".join(
+                                traceback.format_exception(exc))))
+                        progressed = True
+                        bar.update()
+            stalled = stalled + 1 if broken and not progressed else 0
+        if died:
+            with ThreadPoolExecutor(self.workers) as threads:
+                retries = {threads.submit(self._retry_alone, fn, items[i]): i for i in sorted(died)}
+                for fut in as_completed(retries):
+                    i = retries[fut]
                     try:
                         results[i] = fut.result()
                     except Exception as exc:
                         failures.append(TaskFailure(items[i], _describe(exc), "".join(
                             traceback.format_exception(exc))))
                     bar.update()
-        bar.close()
-        if failures:
-            raise TaskError(failures)
-        return results
+
+    def _retry_alone(self, fn: Callable[[Any], Any], item: Any) -> Any:
+        for _ in range(ATTEMPTS - 1):
+            with self._pool(1) as pool:
+                try:
+                    return pool.submit(fn, item).result()
+                except BrokenProcessPool:
+                    continue
+        raise BrokenProcessPool(f"the worker process died in all {ATTEMPTS} attempts (killed, out of memory "
+                                "or crashed)")
 
 
 def make_executor(engine: str = "local", workers: int | None = None, progress: bool = True, **options: Any) -> Executor:

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-
 from glotforge.corpus.corpus_stats import compute_stats, load_counters
 from glotforge.pipelines.card import write_card
 from glotforge.train.sampling import DEFAULT_ALPHA, sampling_probabilities
@@ -53,6 +52,8 @@ def _write_counters(out: Path, subset: Path, labels: list[str], computed: pl.Dat
     for name, df in (("labels", lab), ("sources", src)):
         if "rejected" in df.columns:
             df = df.with_columns(pl.lit(0, dtype=pl.Int64).alias("rejected"), pl.lit("{}").alias("rejected_by_reason"))
+        if "units" in df.columns and "kept" in df.columns:
+            df = df.with_columns(pl.col("kept").alias("units"))
         df.write_parquet(st / f"{name}.parquet")
         recs = df.to_dicts()
         for r in recs:

@@ -11,12 +11,11 @@ import json
 from typing import Any
 
 import polars as pl
+from glotforge.corpus.corpus_stats import CorpusStats
+from glotforge.corpus.stats_extras import kind_of, summarise
 from rich import box
 from rich.console import Console
 from rich.table import Table
-
-from glotforge.corpus.corpus_stats import CorpusStats
-from glotforge.corpus.stats_extras import kind_of, summarise
 
 VIEWS = ("label", "source", "reason")
 LABEL_COLUMNS = ["label", "script", "tier", "sources", "kept", "rejected", "share_kept", "chars", "words",
@@ -123,9 +122,9 @@ def render_table(stats: CorpusStats, df: pl.DataFrame, by: str, console: Console
     """A rich table of the rows, a totals line, and one line per optional stage report found."""
     t = totals(stats)
     check = "checked against OUT/stats counters" if stats.checked else "NOT checked against counters"
-    title = (f"{stats.out}: {t['labels']:,} labels, {t['scripts']} scripts, {t['sources']:,} sources, "
-             f"{t['kept']:,} kept / {t['rejected']:,} rejected ({check})")
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+    console.print(f"{stats.out}: {t['labels']:,} labels, {t['scripts']} scripts, {t['sources']:,} sources, "
+                  f"{t['kept']:,} kept / {t['rejected']:,} rejected ({check})", soft_wrap=True, highlight=False)
+    table = Table(box=box.SIMPLE_HEAD)
     for c in df.columns:
         numeric = df.schema[c].is_numeric()
         wrap = c in ("rejected_by_reason", "lid_top", "source", "licence")
@@ -138,6 +137,6 @@ def render_table(stats: CorpusStats, df: pl.DataFrame, by: str, console: Console
         console.print(f"showing {df.height:,} of {total_rows:,} rows")
     for key, obj in sorted(stats.extras.items()):
         if key != "build":
-            console.print(f"[bold]{key}[/bold]: {summarise(kind_of(key), obj)}")
+            console.print(f"[bold]{key}[/bold]: {summarise(kind_of(key), obj)}", soft_wrap=True, highlight=False)
     if by == "source" and "lid_audit" not in stats.extras:
         console.print("language-ID audit: not present (the langid stage did not run)")

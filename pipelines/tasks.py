@@ -33,6 +33,7 @@ from glotforge.corpus.writers import PartWriter, iter_parquet, write_json_atomic
 from .plan import Plan, annotation_schema, shard_id
 
 STAGE_COLUMNS = ("reason", "score", "detail", "ref_source", "ref_line")
+CORPUS_FORMAT = "corpus"  # a shard that is one label of an already built corpus
 
 
 def marker_path(out: Path, task_id: str) -> Path:
@@ -80,25 +81,77 @@ def _ingest(raw: pl.DataFrame, spec: SourceSpec, ingest_cfg: dict[str, Any]) -> 
     return df.with_columns(pl.lit(spec.label).alias("label"), pl.lit(spec.rel).alias("source"))
 
 
+class SourceCounts:
+    """Per-source counters of one task (a shard of a built corpus holds rows of many sources)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict] = {}
+
+    def _row(self, source: str) -> dict:
+        return self.rows.setdefault(source, {"lines": 0, "units": 0, "kept": 0, "rejected_by_reason": Counter()})
+
+    def add(self, source: str, **counts: int) -> None:
+        row = self._row(source)
+        for key, n in counts.items():
+            row[key] += n
+
+    def add_frame(self, df: pl.DataFrame, key: str) -> None:
+        if df.height:
+            for source, n in df.group_by("source").len().iter_rows():
+                self._row(source)[key] += n
+
+    def add_rejected(self, df: pl.DataFrame) -> None:
+        if df.height:
+            for source, reason, n in df.group_by("source", "reason").len().iter_rows():
+                self._row(source)["rejected_by_reason"][reason] += n
+
+    def to_json(self) -> dict:
+        return {src: {**row, "rejected_by_reason": dict(sorted(row["rejected_by_reason"].items()))}
+                for src, row in sorted(self.rows.items())}
+
+
+def _shard_frames(plan: Plan, spec: SourceSpec, counts: SourceCounts, result: ReadResult,
+                  batch_size: int) -> Iterator[pl.DataFrame]:
+    """Units of a shard with a `reason` column (ingest rejections already marked)."""
+    if spec.format == CORPUS_FORMAT:  # a label of an already built corpus (`glot run`)
+        for df in _iter_files(sorted(Path(spec.path).glob("*.parquet")), None, batch_size):
+            yield df.with_columns(pl.lit(None, dtype=pl.Utf8).alias("reason"), pl.lit(None, dtype=pl.Utf8).alias("detail"))
+        return
+    counts.add(spec.rel)  # a source with no lines still gets a row
+    for raw in read_source(Path(spec.path), spec.read_options(), batch_size, result):
+        df = _ingest(raw, spec, plan.recipe.get("ingest", {}))
+        counts.add(spec.rel, lines=raw.height, units=df.height)
+        yield df
+
+
+def _prior_rejected(spec: SourceSpec, batch_size: int) -> Iterator[pl.DataFrame]:
+    """Rows an earlier build already rejected: carried over so the accounting holds through a chain."""
+    if spec.prior_rejected:
+        yield from _iter_files(sorted(Path(spec.prior_rejected).glob("*.parquet")), None, batch_size)
+
+
 def run_map(task: MapTask) -> dict:
     plan, spec = task.plan, task.source
     out = plan.out_path
     build_cfg = plan.recipe.get("build", {})
+    batch_size = int(build_cfg.get("batch_size", 50_000))
     ann = annotation_schema(plan)
     folder = out / "_work" / "map" / shard_id(spec.rel)
     _clean_dir(folder)
     stages = [build_stage(name, plan.recipe.get(name, {})) for name in plan.line_stages]
-    big = 1 << 62  # intermediates: one file each
-    kept_w = PartWriter(folder, corpus_schema(ann), big, build_cfg.get("row_group_size", 100_000), prefix="kept")
-    rej_w = PartWriter(folder, rejected_schema(ann), big, build_cfg.get("row_group_size", 100_000), prefix="rejected")
-    lines = units = 0
-    reasons: Counter[str] = Counter()
+    # Intermediates are written exactly like final parts, so a label without label stages is finished
+    # by renaming them (no second pass over the data).
+    part_args = _part_args(build_cfg)
+    kept_w = PartWriter(folder, corpus_schema(ann), *part_args, prefix="kept")
+    rej_w = PartWriter(folder, rejected_schema(ann), *part_args, prefix="rejected")
+    counts = SourceCounts()
+    chars = words = 0
     result = ReadResult()
     try:
-        for raw in read_source(Path(spec.path), spec.read_options(), int(build_cfg.get("batch_size", 50_000)), result):
-            lines += raw.height
-            df = _ingest(raw, spec, plan.recipe.get("ingest", {}))
-            units += df.height
+        for prior in _prior_rejected(spec, batch_size):
+            counts.add_rejected(prior)
+            rej_w.write(prior)
+        for df in _shard_frames(plan, spec, counts, result, batch_size):
             rejected = [df.filter(pl.col("reason").is_not_null())]
             alive = df.filter(pl.col("reason").is_null()).drop("reason", "detail")
             for stage in stages:
@@ -107,12 +160,14 @@ def run_map(task: MapTask) -> dict:
                 judged = stage.apply(alive)
                 rejected.append(judged.filter(pl.col("reason").is_not_null()))
                 alive = judged.filter(pl.col("reason").is_null()).drop([c for c in STAGE_COLUMNS if c in judged.columns])
-            rej = pl.concat([r for r in rejected if r.height], how="diagonal_relaxed") if any(r.height for r in rejected) else None
-            if rej is not None:
-                rej = rej.sort("line", "sentence")
-                reasons.update(dict(rej.group_by("reason").len().iter_rows()))
+            rejected = [r for r in rejected if r.height]
+            if rejected:
+                rej = pl.concat(rejected, how="diagonal_relaxed").sort("source", "line", "sentence", maintain_order=True)
+                counts.add_rejected(rej)
                 rej_w.write(rej)
+            counts.add_frame(alive, "kept")
             kept_w.write(alive)
+            chars, words = chars + _chars(alive), words + _words(alive)
         kept_w.close()
         rej_w.close()
     except BaseException:
@@ -120,10 +175,23 @@ def run_map(task: MapTask) -> dict:
         rej_w.abort()
         raise
     return _write_marker(out, task.task_id, plan.fingerprint, {
-        "source": spec.rel, "label": spec.label, "lines": lines, "units": units,
-        "kept": kept_w.rows, "rejected": rej_w.rows, "rejected_by_reason": dict(sorted(reasons.items())),
-        "damage": result.damage,
+        "shard": spec.rel, "label": spec.label, "kept": kept_w.rows, "rejected": rej_w.rows,
+        "per_source": counts.to_json(), "damage": result.damage, "chars": chars, "words": words,
     })
+
+
+def _part_args(build_cfg: dict) -> tuple[int, int, str]:
+    return (int(build_cfg.get("rows_per_part", 1_000_000)), int(build_cfg.get("row_group_size", 100_000)),
+            build_cfg.get("compression", "zstd"))
+
+
+def _chars(df: pl.DataFrame) -> int:
+    return int(df.get_column("text").str.len_chars().sum()) if df.height else 0
+
+
+def _words(df: pl.DataFrame) -> int:
+    """Whitespace-separated tokens (text is whitespace-collapsed, so count single spaces)."""
+    return int((df.get_column("text").str.count_matches(" ") + 1).sum()) if df.height else 0
 
 
 @dataclass(frozen=True)
@@ -131,6 +199,7 @@ class ReduceTask:
     plan: Plan
     label: str
     kept_counts: tuple[int, ...]  # kept rows per source, in canonical order
+    kept_text: tuple[int, int] = (0, 0)  # (chars, words) of the kept rows, from the map markers
 
     @property
     def task_id(self) -> str:
@@ -140,8 +209,8 @@ class ReduceTask:
         return self.label
 
 
-def _map_file(out: Path, spec: SourceSpec, kind: str) -> Path:
-    return out / "_work" / "map" / shard_id(spec.rel) / f"{kind}-00000.parquet"
+def _map_files(out: Path, spec: SourceSpec, kind: str) -> list[Path]:
+    return sorted((out / "_work" / "map" / shard_id(spec.rel)).glob(f"{kind}-*.parquet"))
 
 
 class LabelRows:
@@ -149,7 +218,7 @@ class LabelRows:
     that earlier label stages already rejected."""
 
     def __init__(self, out: Path, specs: list[SourceSpec], counts: tuple[int, ...], batch_size: int):
-        self.files = [_map_file(out, s, "kept") for s in specs]
+        self.files = [_map_files(out, s, "kept") for s in specs]
         self.counts = counts
         self.batch_size = batch_size
         self.total = int(sum(counts))
@@ -157,15 +226,20 @@ class LabelRows:
 
     def __call__(self, columns: list[str]) -> Iterator[pl.DataFrame]:
         start = 0
-        for path, n in zip(self.files, self.counts, strict=True):
+        for paths, n in zip(self.files, self.counts, strict=True):
             if n == 0:
                 continue
-            for df in iter_parquet(path, [c for c in columns if c != "row"], self.batch_size):
+            for df in _iter_files(paths, [c for c in columns if c != "row"], self.batch_size):
                 rows = np.arange(start, start + df.height, dtype=np.uint64)
                 keep = ~self.rejected[start:start + df.height]
                 start += df.height
                 df = df.with_columns(pl.Series("row", rows))
                 yield df.filter(pl.Series(keep)) if not keep.all() else df
+
+
+def _iter_files(paths: list[Path], columns: list[str] | None, batch_size: int) -> Iterator[pl.DataFrame]:
+    for path in paths:
+        yield from iter_parquet(path, columns, batch_size)
 
 
 def run_reduce(task: ReduceTask) -> dict:
@@ -187,8 +261,28 @@ def run_reduce(task: ReduceTask) -> dict:
         describe = getattr(build_stage(name, plan.recipe.get(name, {})), "describe", None)
         if describe is not None:
             reports.setdefault(name, describe(label))
+    if not plan.label_stages:
+        return _move_label(task, specs, reports)
     decided = (pl.concat(decisions).sort("row") if decisions else None)
     return _write_label(task, specs, rows, decided, reports, ann, build_cfg)
+
+
+def _move_label(task: ReduceTask, specs: list[SourceSpec], reports: dict) -> dict:
+    """No label stages: the map outputs already are final parts; rename them in canonical order."""
+    out, label = task.plan.out_path, task.label
+    written = {}
+    for kind, folder in (("kept", out / "corpus" / label), ("rejected", out / "rejected" / label)):
+        _clean_dir(folder)
+        files = [f for spec in specs for f in _map_files(out, spec, kind)]
+        if files:
+            folder.mkdir(parents=True)
+        for k, path in enumerate(files):
+            path.replace(folder / f"part-{k:05d}.parquet")
+        written[kind] = len(files)
+    return _write_marker(out, task.task_id, task.plan.fingerprint, {
+        "label": label, "kept": int(sum(task.kept_counts)), "chars": task.kept_text[0], "words": task.kept_text[1],
+        "reduce_rejected": {}, "reports": reports,
+    })
 
 
 def _write_label(task: ReduceTask, specs: list[SourceSpec], rows: LabelRows, decided: pl.DataFrame | None,
@@ -196,8 +290,7 @@ def _write_label(task: ReduceTask, specs: list[SourceSpec], rows: LabelRows, dec
     out, label = task.plan.out_path, task.label
     for kind in ("corpus", "rejected"):
         _clean_dir(out / kind / label)
-    part_args = (int(build_cfg.get("rows_per_part", 1_000_000)), int(build_cfg.get("row_group_size", 100_000)),
-                 build_cfg.get("compression", "zstd"))
+    part_args = _part_args(build_cfg)
     corpus_w = PartWriter(out / "corpus" / label, corpus_schema(ann), *part_args)
     rej_w = PartWriter(out / "rejected" / label, rejected_schema(ann), *part_args)
     per_source: dict[str, Counter] = {}
@@ -205,28 +298,24 @@ def _write_label(task: ReduceTask, specs: list[SourceSpec], rows: LabelRows, dec
     dec_rows = decided.get_column("row").to_numpy() if decided is not None else np.zeros(0, np.uint64)
     start = 0
     try:
-        for spec, n, kept_file in zip(specs, task.kept_counts, rows.files, strict=True):
-            rej_file = _map_file(out, spec, "rejected")
-            if rej_file.exists():
-                for df in iter_parquet(rej_file, batch_size=rows.batch_size):
-                    rej_w.write(df)
+        for spec, n, kept_files in zip(specs, task.kept_counts, rows.files, strict=True):
+            for df in _iter_files(_map_files(out, spec, "rejected"), None, rows.batch_size):
+                rej_w.write(df)
             if n == 0:
                 continue
-            for df in iter_parquet(kept_file, batch_size=rows.batch_size):
+            for df in _iter_files(kept_files, None, rows.batch_size):
                 mask = rows.rejected[start:start + df.height]
                 if mask.any():
                     lo, hi = np.searchsorted(dec_rows, [start, start + df.height])
                     dec = decided.slice(int(lo), int(hi - lo)).drop("row")
                     gone = pl.concat([df.filter(pl.Series(mask)), dec], how="horizontal")
                     rej_w.write(gone)
-                    counts = per_source.setdefault(spec.rel, Counter())
-                    counts.update(dict(gone.group_by("reason").len().iter_rows()))
+                    for source, reason, k in gone.group_by("source", "reason").len().iter_rows():
+                        per_source.setdefault(source, Counter())[reason] += k
                     df = df.filter(pl.Series(~mask))
                 start += mask.size
                 corpus_w.write(df)
-                if df.height:
-                    chars += int(df.get_column("text").str.len_chars().sum())
-                    words += int((df.get_column("text").str.count_matches(" ") + 1).sum())
+                chars, words = chars + _chars(df), words + _words(df)
         corpus_w.close()
         rej_w.close()
     except BaseException:

@@ -163,29 +163,23 @@ def write_counters(out: Path, labels: list[dict], sources: list[dict]) -> None:
 def write_extras(out: Path, expected: dict[str, dict], sources: list[dict]) -> None:
     """Stage reports as the langid/quality/dedup helpers write them (one plausible shape each)."""
     st = Path(out) / "stats"
-    audit = []
+    audit = []  # the shape corpus/lid_audit.py writes (AUDIT_SCHEMA)
     for n, s in enumerate(sources):
         share = round((n * 37 % 100) / 250, 3)
-        audit.append(
-            {
-                "source": s["source"],
-                "label": s["label"],
-                "share_elsewhere": share,
-                "top_predicted": [[s["label"], round(1 - share, 3)], ["und_Zyyy", share]],
-                "flagged": share > 0.3,
-            }
-        )
+        lines = s["kept"] + s["rejected"]
+        audit.append({"source": s["source"], "label": s["label"], "verified": True, "lines": lines,
+                      "elsewhere": round(share * lines), "share_elsewhere": share, "share_confident_elsewhere": share / 2,
+                      "rejected_langid": s["rejected_by_reason"].get("langid:mismatch", 0),
+                      "top_predicted": [{"label": s["label"], "share": round(1 - share, 3)},
+                                        {"label": "und_Zyyy", "share": share}],
+                      "flagged": share > 0.3, "note": None})
     (st / "lid_audit.json").write_text(json.dumps(audit))
-    (st / "quality.json").write_text(
-        json.dumps(
-            {lab: {"min_chars": 3 + i % 4, "char_repetition_max": 0.2} for i, lab in enumerate(expected)}
-        )
-    )
-    dups: dict[str, dict] = defaultdict(dict)
-    for lab, e in expected.items():
-        dups[lab] = {
-            "exact": e["rejected_by_reason"].get("dedup:exact", 0),
-            "near": 0,
-            "largest_clusters": [[2, "x"]],
-        }
+    (st / "quality.json").write_text(json.dumps(
+        {lab: {"min_chars": 3 + i % 4, "char_repetition_max": 0.2} for i, lab in enumerate(expected)}))
+    dups: dict[str, dict] = defaultdict(dict)  # the shape corpus/dedup/stage.py writes
+    for i, (lab, e) in enumerate(expected.items()):
+        exact = e["rejected_by_reason"].get("dedup:exact", 0)
+        clusters = [{"cluster": 0, "size": exact + 1 + i % 3, "exact": exact, "near": 0, "kept": 1,
+                     "source": f"{lab}.txt", "line": 1, "example": f"example text of {lab}"}] if exact else []
+        dups[lab] = {"exact": exact, "near": 0, "lines": e["kept"] + exact, "kept": e["kept"], "clusters": clusters}
     (st / "dedup.json").write_text(json.dumps(dups))

@@ -210,3 +210,24 @@ def test_explode_keeps_unreadable_lines_accounted():
     )
     out = explode_sentences(df, "eng")
     assert out.select("line", "sentence").rows() == [(1, 1), (1, 2), (2, 0)]
+
+
+def test_shipped_nfc_table_matches_this_python():
+    from importlib import resources
+
+    from glotforge.corpus.hygiene import characters_not_stable_alone
+
+    text = resources.files("glotforge.corpus").joinpath("data/nfc_unstable.txt").read_text("ascii")
+    shipped = [tuple(int(x, 16) for x in line.split("-")) for line in text.split("\n") if line and not line.startswith("#")]
+    shipped = [(r[0], r[-1]) for r in shipped]
+    assert shipped == characters_not_stable_alone("NFC")
+
+
+@pytest.mark.parametrize("text", ["e\u0301te\u0301", "\u212bngstr\u00f6m", "\uf900\u8c48", "\u1100\u1161\u11a8",
+                                  "क़", "plain ascii", "ä", "\u0958"])
+def test_selective_nfc_equals_full_nfc(text):
+    import unicodedata
+
+    from glotforge.corpus.hygiene import clean_texts
+
+    assert clean_texts(pl.Series([text]), {}).to_list() == [unicodedata.normalize("NFC", text)]

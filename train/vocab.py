@@ -114,6 +114,8 @@ def wrap_xlmr(model_dir: Path, model_max_length: int = 512) -> None:
     so it stays where it is, for later merges."""
     from transformers import XLMRobertaTokenizer
 
+    for stale in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        (Path(model_dir) / stale).unlink(missing_ok=True)  # else from_pretrained would load the old one
     tok = XLMRobertaTokenizer.from_pretrained(str(model_dir), model_max_length=model_max_length)
     tok.save_pretrained(str(model_dir))
 

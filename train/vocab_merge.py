@@ -15,9 +15,16 @@ piece scores, so the new scores decide how often base text changes segmentation)
 - `aligned`: shift all new scores by one constant, the median of (base score − new score) over the
   pieces both models share, so the new model's log-probs are put on the base model's scale (the two
   models were trained on different text with different vocabulary sizes, so their scales differ).
-- `below`: shift all new scores by one constant so the best new piece scores `margin` below the worst
-  base piece: the base keeps the upper hand on text it already covers (it cannot guarantee "no change":
-  one new piece can still beat a chain of several base pieces).
+- `below`: new pieces made only of characters the base already has are shifted by one constant so the
+  best of them scores `margin` below the worst base piece: the base keeps the upper hand on text it
+  already covers (no guarantee of "no change": one new piece can still beat a chain of several base
+  pieces). Pieces with a character the base lacks cannot match base-covered text, so they keep their
+  own scores and new scripts get the full benefit.
+- `protect`: start from `new`, then encode sample text of the base-covered languages (`protect_texts`)
+  and cap the score of every appended piece this text uses at `margin` below the best spelling of the
+  piece in base pieces; repeat until the text uses no appended piece (or `rounds` passes). A capped
+  piece can never win, so the protected text is segmented exactly as by the base; pieces only tail
+  text needs keep their own scores.
 - `zero`: score 0 for every new piece (the Chinese-LLaMA recipe, made for BPE): new pieces win wherever
   they match.
 
@@ -31,13 +38,13 @@ import json
 import shutil
 import statistics
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .vocab import SPM_FILE, wrap_xlmr
 
 MERGE_INFO = "vocab_merge.json"
-SCORE_RULES = ("new", "aligned", "below", "zero")
+SCORE_RULES = ("new", "aligned", "below", "zero", "protect")
 _HUB_FILES = ["sentencepiece.bpe.model", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json"]
 
 
@@ -78,13 +85,26 @@ def resolve_base(base: str) -> Path:
         ) from e
 
 
-def merge_spm(base: bytes, new: bytes, score_rule: str = "new", margin: float = 1.0) -> tuple[bytes, dict]:
+def merge_spm(
+    base: bytes,
+    new: bytes,
+    score_rule: str = "new",
+    margin: float = 1.0,
+    protect_texts: Sequence[str] | None = None,
+    rounds: int = 5,
+) -> tuple[bytes, dict]:
     """Append the new model's NORMAL pieces missing from the base; returns (merged proto, counts).
 
     Control, unknown, user-defined and byte pieces of the new model are skipped: the base decides the
     special tokens, and byte pieces would need the base's `byte_fallback` switch."""
     if score_rule not in SCORE_RULES:
         raise ValueError(f"score_rule must be one of {SCORE_RULES}")
+    if score_rule == "protect":
+        if not protect_texts:
+            raise ValueError("score rule 'protect' needs sample text of the base-covered languages")
+        merged, info = merge_spm(base, new, "new")
+        merged, extra = _protect(merged, info["base_pieces"], protect_texts, margin, rounds)
+        return merged, {**info, "score_rule": "protect", **extra}
     pb2 = _pb2()
     m_base, m_new = pb2.ModelProto(), pb2.ModelProto()
     m_base.ParseFromString(base)
@@ -97,8 +117,10 @@ def merge_spm(base: bytes, new: bytes, score_rule: str = "new", margin: float = 
     add = list({p.piece: p for p in add}.values())
     base_scores = [p.score for p in m_base.pieces if p.type == normal]
     shift = 0.0
-    if score_rule == "below" and add and base_scores:
-        shift = min((min(base_scores) - margin) - max(p.score for p in add), 0.0)
+    base_chars = {c for p in m_base.pieces if p.type == normal for c in p.piece}
+    known = {p.piece for p in add if set(p.piece) <= base_chars}
+    if score_rule == "below" and known and base_scores:
+        shift = min((min(base_scores) - margin) - max(p.score for p in add if p.piece in known), 0.0)
     elif score_rule == "aligned":
         base_score = {p.piece: p.score for p in m_base.pieces if p.type == normal}
         diffs = sorted(base_score[p.piece] - p.score for p in m_new.pieces if p.piece in base_score)
@@ -106,7 +128,12 @@ def merge_spm(base: bytes, new: bytes, score_rule: str = "new", margin: float = 
     for p in add:
         q = m_base.pieces.add()
         q.piece, q.type = p.piece, normal
-        q.score = 0.0 if score_rule == "zero" else p.score + shift
+        if score_rule == "zero":
+            q.score = 0.0
+        elif score_rule == "below" and p.piece not in known:
+            q.score = p.score
+        else:
+            q.score = p.score + shift
     m_base.trainer_spec.vocab_size = len(m_base.pieces)
     info = {
         "base_pieces": len(m_base.pieces) - len(add),
@@ -114,10 +141,63 @@ def merge_spm(base: bytes, new: bytes, score_rule: str = "new", margin: float = 
         "added": len(add),
         "already_in_base": sum(1 for p in m_new.pieces if p.type == normal and p.piece in have),
         "skipped_special": sum(1 for p in m_new.pieces if p.type != normal),
+        "added_base_chars_only": len(known),
         "score_rule": score_rule,
         "score_shift": shift if score_rule in ("below", "aligned") else None,
     }
     return m_base.SerializeToString(), info
+
+
+def _spelling_score(piece: str, scores: Mapping[str, float], max_len: int) -> float | None:
+    """Best total score of `piece` written with base pieces only (unigram Viterbi); None if impossible."""
+    best: list[float | None] = [0.0] + [None] * len(piece)
+    for end in range(1, len(piece) + 1):
+        for start in range(max(0, end - max_len), end):
+            s = scores.get(piece[start:end])
+            if s is not None and best[start] is not None:
+                cand = best[start] + s
+                if best[end] is None or cand > best[end]:
+                    best[end] = cand
+    return best[-1]
+
+
+def _protect(
+    merged: bytes, n_base: int, texts: Sequence[str], margin: float, rounds: int
+) -> tuple[bytes, dict]:
+    """Cap the appended pieces that base-covered text uses, until it uses none (see `protect`).
+
+    A capped piece scores `margin` below the best spelling of its own string in base pieces, so any
+    path through it loses to the same path with that spelling: capped pieces are never chosen, and
+    text that ends up using no appended piece is segmented exactly as by the base model."""
+    import sentencepiece as spm
+
+    pb2 = _pb2()
+    m = pb2.ModelProto()
+    m.ParseFromString(merged)
+    normal = pb2.ModelProto.SentencePiece.NORMAL
+    base_scores = {p.piece: p.score for p in m.pieces[:n_base] if p.type == normal}
+    max_len = max(len(k) for k in base_scores)
+    floor = min(base_scores.values())
+    lines = sorted(set(texts))
+    capped: set[int] = set()
+    history = []
+    for _ in range(rounds):
+        sp = spm.SentencePieceProcessor(model_proto=m.SerializeToString())
+        used = {i for ids in sp.encode(lines) for i in ids if i >= n_base} - capped
+        history.append(len(used))
+        if not used:
+            break
+        for i in used:
+            # a piece the base cannot spell (a character it only has inside longer pieces) goes below
+            # every base piece instead: it still beats <unk>, which scores 10 below the lowest piece
+            spelled = _spelling_score(m.pieces[i].piece, base_scores, max_len)
+            m.pieces[i].score = min(m.pieces[i].score, (floor if spelled is None else spelled) - margin)
+            capped.add(i)
+    return m.SerializeToString(), {
+        "protect_lines": len(lines),
+        "capped": len(capped),
+        "capped_per_round": history,
+    }
 
 
 def _model_max_length(base_dir: Path, default: int = 512) -> int:
@@ -143,7 +223,12 @@ def _base_vocab(base_dir: Path, model: Path) -> dict[str, int]:
 
 
 def extend_tokenizer(
-    base: str, new: str | Path, out_dir: str | Path, score_rule: str = "new", margin: float = 1.0
+    base: str,
+    new: str | Path,
+    out_dir: str | Path,
+    score_rule: str = "new",
+    margin: float = 1.0,
+    protect_texts: Sequence[str] | None = None,
 ) -> dict:
     """`glot vocab extend`: merge, save an XLM-R tokenizer folder to `out_dir`, verify the id contract.
 
@@ -153,11 +238,11 @@ def extend_tokenizer(
     base_dir = resolve_base(base)
     base_model = find_spm_model(base_dir)
     new_model = find_spm_model(new)
-    merged, info = merge_spm(base_model.read_bytes(), new_model.read_bytes(), score_rule, margin)
+    merged, info = merge_spm(
+        base_model.read_bytes(), new_model.read_bytes(), score_rule, margin, protect_texts=protect_texts
+    )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for stale in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
-        (out / stale).unlink(missing_ok=True)
     (out / SPM_FILE).write_bytes(merged)
     wrap_xlmr(out, _model_max_length(base_dir if base_dir.is_dir() else base_dir.parent))
 
@@ -190,7 +275,8 @@ def check_tokenizer(tokenizer_dir: str | Path, texts: Sequence[str]) -> dict:
     """Compare slow (`use_fast=False`), fast and raw SentencePiece (with the fairseq offset) ids.
 
     In transformers 5 slow and fast XLM-R are one class, so raw SentencePiece is the independent
-    reference. Also checks decode round-trips on lines without `<unk>`."""
+    reference. Also checks that HF decode equals SentencePiece decode on lines without `<unk>` or
+    special-token strings (SentencePiece cannot encode `<mask>`)."""
     import sentencepiece as spm
     from transformers import AutoTokenizer
 
@@ -216,7 +302,7 @@ def check_tokenizer(tokenizer_dir: str | Path, texts: Sequence[str]) -> dict:
             res["hf_vs_spm"] += 1
             if len(examples) < 5:
                 examples.append(text[:80])
-        if unk not in a:
+        if unk not in a and not any(t in text for t in slow.all_special_tokens):
             res["roundtrip_checked"] += 1
             res["roundtrip_fail"] += fast.decode(a) != sp.decode(raw)
     res["hf_vs_spm_examples"] = examples

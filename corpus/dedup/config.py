@@ -25,12 +25,12 @@ class DedupConfig:
     casefold: bool = True
     strip_punct: bool = True
     strip_digits: bool = False  # exact key only; "Article 1" and "Article 2" are different lines
-    threshold: float = 0.7  # Jaccard similarity at and above which a line is a near duplicate
+    threshold: float = 0.6  # Jaccard similarity at and above which a line is a near duplicate
     num_perm: int = 128
     shingle: str = "auto"  # auto (from the label's script) | word | char
     word_ngram: int = 2
     char_ngram: int = 5
-    min_chars: int = 20  # near keys shorter than this are only deduplicated exactly
+    min_chars: int = 30  # near keys shorter than this are only deduplicated exactly
     max_partners: int = 16  # LSH bucket fan-out per line (see lsh.py)
     signature_memory_mb: int = 1024  # above this, signatures are recomputed for candidates only
     seed: int = 1

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-
 from glotforge.corpus.dedup.shingles import _POS, fmix64
 
 #: shingles hashed per chunk: bounds the temporary (chunk x num_perm) uint64 matrix to ~16 MB at 128

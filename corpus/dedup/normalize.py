@@ -23,15 +23,15 @@ collision between two different lines of a 10M-line label about 1e-25 likely, 64
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 import xxhash
 
-_PUNCT = r"\p{P}+"
-_DIGITS = r"\p{Nd}+"
-_SPACE = r"\s+"
+# Unicode White_Space, spelled out: polars' (Rust regex) `\s` is 5x slower than an explicit class
+_WHITESPACE = r"\t\n\x0b\x0c\r\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 
 
 @dataclass(frozen=True)
@@ -44,25 +44,26 @@ class KeyOptions:
     strip_digits: bool = False
 
 
-def normalize_expr(col: pl.Expr, opts: KeyOptions) -> pl.Expr:
-    """A polars expression giving the normalised key of every line of `col`."""
-    expr = col.fill_null("")
-    raw = expr
+def normalize(texts: pl.Series, opts: KeyOptions) -> pl.Series:
+    """Normalised keys of a text series (same length and order).
+
+    NFKC goes through Python's `unicodedata` (about 5x faster than polars' `str.normalize` here);
+    the rest are polars expressions.
+    """
+    raw = texts.fill_null("")
     if opts.nfkc:
-        expr = expr.str.normalize("NFKC")
+        norm = unicodedata.normalize
+        series = pl.Series([norm("NFKC", t) for t in raw.to_list()], dtype=pl.Utf8)
+    else:
+        series = raw
+    expr = pl.col("k")
     if opts.casefold:
         expr = expr.str.to_lowercase()
-    if opts.strip_punct:
-        expr = expr.str.replace_all(_PUNCT, " ")
-    if opts.strip_digits:
-        expr = expr.str.replace_all(_DIGITS, " ")
-    expr = expr.str.replace_all(_SPACE, " ").str.strip_chars(" ")
-    return pl.when(expr.str.len_bytes() > 0).then(expr).otherwise(raw)
-
-
-def normalize(texts: pl.Series, opts: KeyOptions) -> pl.Series:
-    """Normalised keys of a text series (same length and order)."""
-    return pl.select(normalize_expr(pl.lit(texts), opts).alias("key")).to_series()
+    spaces = _WHITESPACE + (r"\p{P}" if opts.strip_punct else "") + (r"\p{Nd}" if opts.strip_digits else "")
+    expr = expr.str.replace_all(f"[{spaces}]", " ").str.replace_all(" {2,}", " ").str.strip_chars(" ")
+    out = pl.DataFrame({"k": series, "raw": raw}).select(
+        pl.when(expr.str.len_bytes() > 0).then(expr).otherwise(pl.col("raw")).alias("key"))
+    return out.to_series()
 
 
 def hash_keys(keys: pl.Series, bits: int = 128) -> np.ndarray:

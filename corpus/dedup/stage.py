@@ -30,44 +30,48 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-
 from glotforge.corpus.dedup.config import DedupConfig
 from glotforge.corpus.dedup.lsh import candidates
 from glotforge.corpus.dedup.minhash import band_hashes, estimate_jaccard, lsh_params, permutations, signatures
 from glotforge.corpus.dedup.normalize import hash_keys, normalize
 from glotforge.corpus.dedup.shingles import shingle
 from glotforge.corpus.dedup.unionfind import components, resolve_greedy
+from glotforge.corpus.schema import DECISION_SCHEMA
 
 Batches = Callable[[list[str]], Iterator[pl.DataFrame]]
-DECISIONS = {"row": pl.UInt64, "reason": pl.Utf8, "score": pl.Float64, "ref_source": pl.Utf8,
-             "ref_line": pl.Int64, "detail": pl.Utf8}
 EXAMPLE_CHARS = 200
 
 
 def _exact_pass(batches: Batches, cfg: DedupConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row (in row order): exact-group representative, near-key length. Also the row ids."""
+    """(row ids ascending, exact-group representative, near-key length), the last two by dense index.
+
+    Row ids may have gaps (rows an earlier label stage removed); everything after this pass works on
+    dense indices 0..n-1 into the sorted row ids.
+    """
     rows, hashes, near_len = [], [], []
     for df in batches(["text"]):
         rows.append(df["row"].to_numpy().astype(np.int64))
         text = df["text"]
-        hashes.append(hash_keys(normalize(text, cfg.exact_key()), cfg.hash_bits) if cfg.exact
+        exact_key = normalize(text, cfg.exact_key())
+        hashes.append(hash_keys(exact_key, cfg.hash_bits) if cfg.exact
                       else np.zeros((df.height, 2), dtype=np.uint64))
-        near_len.append(normalize(text, cfg.near_key()).str.len_chars().to_numpy().astype(np.int64))
+        near_key = exact_key if cfg.exact_key() == cfg.near_key() else normalize(text, cfg.near_key())
+        near_len.append(near_key.str.len_chars().to_numpy().astype(np.int64))
     if not rows:
         z = np.zeros(0, dtype=np.int64)
         return z, z, z
     row = np.concatenate(rows)
     h = np.concatenate(hashes)
     nl = np.concatenate(near_len)
-    if len(row) and not np.array_equal(row, np.arange(len(row))):
+    if len(row) > 1 and not (np.diff(row) > 0).all():
         order = np.argsort(row, kind="stable")
         row, h, nl = row[order], h[order], nl[order]
-        if not np.array_equal(row, np.arange(len(row))):
-            raise ValueError("dedup: batches() must yield rows 0..n-1 exactly once")
+        if not (np.diff(row) > 0).all():
+            raise ValueError("dedup: batches() yielded a row twice")
     n = len(row)
     rep = np.arange(n, dtype=np.int64)
     if cfg.exact and n:
-        order = np.lexsort((row, h[:, 1], h[:, 0]))
+        order = np.lexsort((np.arange(n), h[:, 1], h[:, 0]))
         hs = h[order]
         new = np.ones(n, dtype=bool)
         new[1:] = (hs[1:] != hs[:-1]).any(axis=1)
@@ -78,35 +82,47 @@ def _exact_pass(batches: Batches, cfg: DedupConfig) -> tuple[np.ndarray, np.ndar
 
 def _signature_pass(batches: Batches, wanted: np.ndarray, cfg: DedupConfig, word_mode: bool,
                     bands: int, rows_per_band: int, keep_sigs: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """Band hashes (and, if `keep_sigs`, signatures) of the rows flagged in `wanted`, in row order."""
+    """Band hashes (and, if `keep_sigs`, signatures) of the rows flagged in `wanted`, in row order.
+
+    Output arrays are allocated once and filled batch by batch, so the peak is the arrays themselves.
+    """
     perm = permutations(cfg.num_perm, cfg.seed)
-    band_parts, sig_parts = [], []
-    budget = cfg.signature_memory_mb * 2**20
-    used = 0
+    total = int(wanted.sum())
+    band_matrix = np.empty((total, bands), dtype=np.uint64)
+    sigs = np.empty((total, cfg.num_perm), dtype=np.uint32) if keep_sigs else None
+    at, last = 0, -1
     for df in batches(["text"]):
-        sel = wanted[df["row"].to_numpy().astype(np.int64)]
+        row = df["row"].to_numpy().astype(np.int64)
+        sel = wanted[row]
         if not sel.any():
             continue
+        if row[sel][0] <= last:
+            raise ValueError("dedup: batches() must yield rows in ascending order")
+        last = row[sel][-1]
         keys = normalize(df["text"].filter(pl.Series(sel)), cfg.near_key()).to_list()
         h, per_line = shingle(keys, word_mode, cfg.word_ngram, cfg.char_ngram)
         sig = signatures(h, per_line, perm)
         if bands:
-            band_parts.append(band_hashes(sig, bands, rows_per_band))
-        if keep_sigs:
-            used += sig.nbytes
-            if used > budget:
-                keep_sigs, sig_parts = False, []
-            else:
-                sig_parts.append(sig)
-    nb = max(bands, 1)
-    band_matrix = np.concatenate(band_parts) if band_parts else np.zeros((0, nb), dtype=np.uint64)
-    sigs = (np.concatenate(sig_parts) if sig_parts else np.zeros((0, cfg.num_perm), np.uint32)) if keep_sigs else None
+            band_matrix[at:at + len(sig)] = band_hashes(sig, bands, rows_per_band)
+        if sigs is not None:
+            sigs[at:at + len(sig)] = sig
+        at += len(sig)
+    if at != total:
+        raise ValueError(f"dedup: a pass over batches() saw {at} of {total} wanted rows")
     return band_matrix, sigs
 
 
-def _near(batches: Batches, n: int, rep: np.ndarray, near_len: np.ndarray, cfg: DedupConfig,
+def _row_mask(row_ids: np.ndarray, dense: np.ndarray) -> np.ndarray:
+    """Boolean mask over row ids (0..max row id) flagging the rows at dense indices `dense`."""
+    mask = np.zeros(int(row_ids[-1]) + 1 if len(row_ids) else 0, dtype=bool)
+    mask[row_ids[dense]] = True
+    return mask
+
+
+def _near(batches: Batches, row_ids: np.ndarray, rep: np.ndarray, near_len: np.ndarray, cfg: DedupConfig,
           word_mode: bool, stats: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Near-duplicate decisions among exact survivors: (removed rows, kept twin, similarity)."""
+    """Near-duplicate decisions among exact survivors (dense indices): (removed, kept twin, similarity)."""
+    n = len(row_ids)
     empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64))
     eligible = (rep == np.arange(n)) & (near_len >= cfg.min_chars)
     elig_rows = np.flatnonzero(eligible)
@@ -115,7 +131,8 @@ def _near(batches: Batches, n: int, rep: np.ndarray, near_len: np.ndarray, cfg: 
         return empty
     bands, rows_per_band = lsh_params(cfg.threshold, cfg.num_perm)
     keep = len(elig_rows) * cfg.num_perm * 4 <= cfg.signature_memory_mb * 2**20
-    band_matrix, sigs = _signature_pass(batches, eligible, cfg, word_mode, bands, rows_per_band, keep)
+    band_matrix, sigs = _signature_pass(batches, _row_mask(row_ids, elig_rows), cfg, word_mode, bands,
+                                        rows_per_band, keep)
     a, b = candidates(band_matrix, elig_rows, cfg.max_partners)
     del band_matrix
     stats["candidate_pairs"] = int(len(a))
@@ -125,11 +142,7 @@ def _near(batches: Batches, n: int, rep: np.ndarray, near_len: np.ndarray, cfg: 
         index_of = elig_rows
     else:  # recompute signatures for the rows that appear in candidate pairs only
         index_of = np.unique(np.concatenate([a, b]))
-        wanted = np.zeros(n, dtype=bool)
-        wanted[index_of] = True
-        _, sigs = _signature_pass(batches, wanted, cfg, word_mode, 0, 0, True)
-        if sigs is None or len(sigs) != len(index_of):
-            raise MemoryError("dedup: candidate signatures exceed signature_memory_mb; raise it")
+        _, sigs = _signature_pass(batches, _row_mask(row_ids, index_of), cfg, word_mode, 0, 0, True)
     sim = np.empty(len(a), dtype=np.float64)
     step = 1 << 16
     for lo in range(0, len(a), step):
@@ -164,13 +177,13 @@ class DedupStage:
     def decide(self, label: str, batches: Batches) -> tuple[pl.DataFrame, dict[str, Any]]:
         cfg = DedupConfig.for_label(self.config, label)
         word_mode = cfg.word_mode(label)
-        row, rep, near_len = _exact_pass(batches, cfg)
-        n = len(row)
+        row_ids, rep, near_len = _exact_pass(batches, cfg)
+        n = len(row_ids)
         stats: dict[str, Any] = {"lines": n, "shingles": cfg.shingle_name(label), "threshold": cfg.threshold}
         if cfg.near:
             bands, rows_per_band = lsh_params(cfg.threshold, cfg.num_perm)
             stats.update(num_perm=cfg.num_perm, bands=bands, rows=rows_per_band)
-            near_rows, near_twin, near_sim = _near(batches, n, rep, near_len, cfg, word_mode, stats)
+            near_rows, near_twin, near_sim = _near(batches, row_ids, rep, near_len, cfg, word_mode, stats)
         else:
             near_rows, near_twin, near_sim = (np.zeros(0, np.int64),) * 2 + (np.zeros(0),)
         # final kept twin of every row: exact group first, then its near twin if it was removed
@@ -191,28 +204,26 @@ class DedupStage:
         stats["kept"] = n - len(removed)
         if len(removed) == 0:
             stats["clusters"] = []
-            return pl.DataFrame(schema=DECISIONS), stats
+            return pl.DataFrame(schema=DECISION_SCHEMA), stats
         # clusters: components of all duplicate edges (exact and verified near)
         root = components(np.concatenate([removed, near_rows]), np.concatenate([twin[removed], near_twin]), n)
         sizes = np.bincount(root, minlength=n)
-        refs = np.zeros(n, dtype=bool)
-        refs[twin[removed]] = True
         top = _largest(root, removed, sizes, cfg.report_clusters)
-        refs[top] = True
-        meta = _fetch(batches, refs, ["source", "line", "text"])
-        src = dict(zip(meta["row"].to_list(), zip(meta["source"].to_list(), meta["line"].to_list(), strict=True),
+        meta = _fetch(batches, _row_mask(row_ids, np.concatenate([twin[removed], top])), ["source", "line", "text"])
+        meta = meta.with_columns(dense=pl.Series(np.searchsorted(row_ids, meta["row"].to_numpy().astype(np.int64))))
+        src = dict(zip(meta["dense"].to_list(), zip(meta["source"].to_list(), meta["line"].to_list(), strict=True),
                        strict=True))
         twins = twin[removed].tolist()
         out = pl.DataFrame({
-            "row": pl.Series(removed, dtype=pl.UInt64),
+            "row": pl.Series(row_ids[removed], dtype=pl.UInt64),
             "reason": np.where(is_near[removed], "dedup:near", "dedup:exact"),
             "score": np.round(score[removed], 4),
             "ref_source": [src[t][0] for t in twins],
             "ref_line": pl.Series([src[t][1] for t in twins], dtype=pl.Int64),
-            "detail": [f"cluster {r} size {s}" for r, s in zip(root[removed].tolist(), sizes[root[removed]].tolist(),
-                                                              strict=True)],
-        }, schema=DECISIONS)
-        stats["clusters"] = _cluster_report(top, root, removed, is_near, twin, sizes, meta)
+            "detail": [f"cluster {r} size {s}" for r, s in zip(row_ids[root[removed]].tolist(),
+                                                              sizes[root[removed]].tolist(), strict=True)],
+        }, schema=DECISION_SCHEMA)
+        stats["clusters"] = _cluster_report(top, root, removed, is_near, sizes, meta, row_ids)
         return out, stats
 
 
@@ -224,14 +235,15 @@ def _largest(root: np.ndarray, removed: np.ndarray, sizes: np.ndarray, k: int) -
 
 
 def _cluster_report(top: np.ndarray, root: np.ndarray, removed: np.ndarray, is_near: np.ndarray,
-                    twin: np.ndarray, sizes: np.ndarray, meta: pl.DataFrame) -> list[dict[str, Any]]:
-    info = {r: (s, ln, t) for r, s, ln, t in meta.select("row", "source", "line", "text").iter_rows()}
+                    sizes: np.ndarray, meta: pl.DataFrame, row_ids: np.ndarray) -> list[dict[str, Any]]:
+    """The largest clusters: size, how many lines each step removed, the kept line and its text."""
+    info = {r: (s, ln, t) for r, s, ln, t in meta.select("dense", "source", "line", "text").iter_rows()}
     out = []
     for r in top.tolist():
         members = removed[root[removed] == r]
         source, line, text = info[r]
         out.append({
-            "cluster": r, "size": int(sizes[r]),
+            "cluster": int(row_ids[r]), "size": int(sizes[r]),
             "exact": int((~is_near[members]).sum()), "near": int(is_near[members].sum()),
             "kept": int(sizes[r]) - len(members),
             "source": source, "line": line, "example": text[:EXAMPLE_CHARS],

@@ -19,15 +19,19 @@ from functools import lru_cache
 
 import numpy as np
 import polars as pl
-
 from glotforge.corpus.filters import ngrams
 from glotforge.corpus.script_table import load_table
 from glotforge.corpus.scripts import script_data
 
 SPACE, LETTER, DIGIT, PUNCT, NONSPACING = 1, 2, 4, 8, 16
 #: URLs and e-mail addresses; a line that is nothing but these (and punctuation) is `*_only`
-URL_RE = r"(?i)(?:https?://|ftp://|www\.)[^\s]+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|edu|gov|info|biz|io|ru|de|cn|uk|fr|jp|br|in|it|nl|pl|es|ca|au)(?:/[^\s]*)?"  # noqa: E501
-EMAIL_RE = r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+TLDS = ("com", "org", "net", "edu", "gov", "info", "biz", "io", "co", "ru", "de", "cn", "uk", "fr", "jp")
+URL_RE = r"(?i)(?:https?://|ftp://|www\.)\S+|[\p{L}\p{N}_.-]+\.(?:" + "|".join(TLDS) + r")(?:/\S*)?"
+EMAIL_RE = r"[\p{L}\p{N}_.+-]+@[\p{L}\p{N}_-]+(?:\.[\p{L}\p{N}_-]+)+"
+#: a line that is only a Roman numeral (with optional brackets/dot) is a number, like "12."
+ROMAN_RE = r"^\s*[(\[]?M{0,4}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})[.):\]]?\s*$"
+#: cheap substring test that selects the few lines on which the URL/e-mail regexes run
+LINK_HINTS = ["://", "www.", "@", *(f".{tld}" for tld in TLDS)]
 
 #: columns `compute` returns, in order; numeric ones can carry thresholds
 FEATURES = [
@@ -45,7 +49,9 @@ class FeatureParams:
     word_repetition_n: int = 5
     nonspacing_label: bool = False
     chars_per_word: float = 1.0
+    ratio_slack_chars: int = 4
     boilerplate: tuple[str, ...] = ()
+    boilerplate_lines: tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=1)
@@ -59,9 +65,16 @@ def char_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
     everything = "".join(chr(c) if not 0xD800 <= c <= 0xDFFF else " " for c in range(0x110000))
     flags = np.zeros(0x110000, dtype=np.uint8)
-    for pattern, flag in [(r"\s+", SPACE), (r"[\p{L}\p{M}]+", LETTER), (r"\p{N}+", DIGIT), (r"\p{P}+", PUNCT)]:
+    for pattern, flag in [
+        (r"\s+", SPACE),
+        (r"[\p{L}\p{M}]+", LETTER),
+        (r"\p{N}+", DIGIT),
+        (r"\p{P}+", PUNCT),
+    ]:
         for m in regex.finditer(pattern, everything):
             flags[m.start() : m.end()] |= flag
+    for sep in script_data()["word_separators"]:
+        flags[ord(sep)] = SPACE
     table, names = load_table()
     flags[(table != 0) & ((flags & (PUNCT | DIGIT | SPACE)) == 0)] |= LETTER
     per_word = script_data()["nonspacing"]
@@ -82,85 +95,92 @@ def char_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return flags, lower, ns_weight
 
 
+@lru_cache(maxsize=8)
+def _cased(phrases: tuple[str, ...]) -> list[str]:
+    """Phrases in lower, Capitalised, Title and UPPER case: substring search without lower-casing
+    every line (ASCII case is ignored by the matcher anyway; this covers Cyrillic, Greek, ...)."""
+    return sorted({v for p in phrases for v in (p, p.capitalize(), p.title(), p.upper())})
+
+
 def _encode(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(code points of the batch concatenated, per-row lengths, row offsets with a final total)."""
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     cps = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    rows = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
-    return cps, rows, lengths
+    return cps, lengths, np.concatenate(([0], np.cumsum(lengths)))
 
 
-def _tokens(fl: np.ndarray, rows: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _per_row(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Sum of `values` (bool or number, one per code point) per row, via one cumulative sum."""
+    csum = np.concatenate(([0], np.cumsum(values)))
+    return csum[offsets[1:]] - csum[offsets[:-1]]
+
+
+def _tokens(fl: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Spacing-script words: maximal runs of characters that are neither space nor non-spacing letters.
 
-    Returns (token id of every position, -1 outside tokens; start position of each token; whether
-    each token holds a letter or digit).
+    Returns (length, row and has-a-letter-or-digit of each token), tokens in text order.
     """
     inside = (fl & (SPACE | NONSPACING)) == 0
-    prev_inside = np.zeros_like(inside)
-    prev_inside[1:] = inside[:-1] & (rows[1:] == rows[:-1])
-    start = inside & ~prev_inside
-    tok = np.cumsum(start) - 1
-    tok[~inside] = -1
-    starts = np.flatnonzero(start)
-    alnum = np.bincount(tok[inside], weights=((fl[inside] & (LETTER | DIGIT)) != 0), minlength=len(starts)) > 0
-    return tok, starts, alnum
+    edge = np.zeros(len(inside) + 1, dtype=bool)
+    edge[offsets] = True  # row boundaries break tokens
+    begin = inside.copy()
+    begin[1:] &= ~inside[:-1] | edge[1:-1]
+    end = inside.copy()
+    end[:-1] &= ~inside[1:] | edge[1:-1]
+    starts, stops = np.flatnonzero(begin), np.flatnonzero(end) + 1
+    alnum = _cumulative((fl & (LETTER | DIGIT)) != 0)
+    has_alnum = (alnum[stops] - alnum[starts]) > 0
+    rows = np.searchsorted(offsets, starts, side="right") - 1
+    return stops - starts, rows, has_alnum
 
 
-def _word_hashes(low: np.ndarray, tok: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """A 64-bit hash of every token's lower-cased text (polynomial over its code points)."""
-    inside = tok >= 0
-    pos = np.flatnonzero(inside)
-    t = tok[inside]
-    offset = (pos - starts[t]).astype(np.uint64)
-    with np.errstate(over="ignore"):
-        mult = (offset + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
-        contrib = (low[inside].astype(np.uint64) + np.uint64(0x51ED27)) * (mult | np.uint64(1))
-        contrib ^= contrib >> np.uint64(29)
-    return _segment_sum(contrib, t, len(starts))
+def _cumulative(mask: np.ndarray) -> np.ndarray:
+    return np.concatenate(([0], np.cumsum(mask, dtype=np.int64)))
 
 
-def _segment_sum(values: np.ndarray, seg: np.ndarray, n: int) -> np.ndarray:
-    """Sum (mod 2^64) of `values` per segment id `seg` (sorted), via a wrapping cumulative sum."""
-    out = np.zeros(n, dtype=np.uint64)
-    if len(values) == 0:
-        return out
-    with np.errstate(over="ignore"):
-        csum = np.cumsum(values, dtype=np.uint64)
-        ends = np.flatnonzero(np.append(seg[1:] != seg[:-1], True))
-        at_end = csum[ends]
-        before = np.concatenate([[np.uint64(0)], at_end[:-1]])
-        out[seg[ends]] = at_end - before
-    return out
+def _word_ids(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """ROOTS words (split on spaces, lower-cased, special characters stripped from both ends, empty
+    ones dropped) as 64-bit hashes, and the number of words per row."""
+    words = texts.str.to_lowercase().str.split(" ")
+    per_row = words.list.len().to_numpy().astype(np.int64)
+    flat = words.explode().str.replace_all(r"^[\p{P}\p{S}\p{N}\s]+|[\p{P}\p{S}\p{N}\s]+$", "")
+    keep = (flat.str.len_bytes() > 0).fill_null(False).to_numpy()
+    rows = np.repeat(np.arange(len(per_row)), per_row)
+    return flat.filter(pl.Series(keep)).hash(seed=0).to_numpy(), np.bincount(rows[keep], minlength=len(per_row))
 
 
 def compute(df: pl.DataFrame, params: FeatureParams) -> pl.DataFrame:
     """The FEATURES of every row of `df` (column `text`), as a DataFrame of the same height."""
-    texts = [t or "" for t in df.get_column("text").to_list()]
+    text = df.get_column("text").cast(pl.Utf8).fill_null("")
+    texts = text.to_list()
     n = len(texts)
     flags, lower, ns_weight = char_tables()
-    cps, rows, lengths = _encode(texts)
+    cps, lengths, offsets = _encode(texts)
     fl = flags[cps]
     letter = (fl & LETTER) != 0
-
-    def count(mask: np.ndarray) -> np.ndarray:
-        return np.bincount(rows[mask], minlength=n)
-
-    n_letters, n_digits, n_punct = count(letter), count((fl & DIGIT) != 0), count((fl & PUNCT) != 0)
-    ns_words = np.bincount(rows, weights=ns_weight[cps], minlength=n)
-    tok, starts, alnum = _tokens(fl, rows, n)
-    tok_rows = rows[starts]
-    tok_len = np.bincount(tok[tok >= 0], minlength=len(starts))
+    n_letters = _per_row(letter, offsets)
+    n_digits = _per_row((fl & DIGIT) != 0, offsets)
+    n_punct = _per_row((fl & PUNCT) != 0, offsets)
+    ns_words = _per_row(ns_weight[cps].astype(np.float64), offsets)
+    tok_len, tok_rows, alnum = _tokens(fl, offsets)
     n_words = np.bincount(tok_rows[alnum], minlength=n) + ns_words
     longest = ngrams.row_max(tok_len, tok_rows, n)
-    char_run = ngrams.longest_run(cps, rows, n, letter)
-    char_rep = ngrams.top_ngram_ratio(cps, rows, n, params.char_repetition_n)
+    char_run = ngrams.longest_run(cps, lengths, letter)
+    char_rep = ngrams.top_ngram_ratio(cps, lengths, params.char_repetition_n)
     if params.nonspacing_label:
         span = max(2, round(params.word_repetition_n * params.chars_per_word))
-        word_rep = ngrams.dup_ngram_ratio(lower[cps][letter], rows[letter], n, span)
+        word_rep = ngrams.dup_ngram_ratio(lower[cps][letter], n_letters, span)
     else:
-        hashes = _word_hashes(lower[cps], tok, starts)
-        word_rep = ngrams.dup_ngram_ratio(hashes[alnum], tok_rows[alnum], n, params.word_repetition_n)
+        ids, per_row = _word_ids(text)
+        word_rep = ngrams.dup_ngram_ratio(ids, per_row, params.word_repetition_n)
     safe = np.maximum(lengths, 1)
+    slack = params.ratio_slack_chars
+
+    def ratio(part: np.ndarray) -> np.ndarray:
+        """Share of the line, after forgiving `slack` characters: short headings such as "Art. 28:"
+        or "第29条" are mostly digits and punctuation but are text; junk of any length is not."""
+        return np.maximum(part - slack, 0) / safe
+
     numeric = pl.DataFrame(
         {
             "n_chars": lengths,
@@ -170,27 +190,44 @@ def compute(df: pl.DataFrame, params: FeatureParams) -> pl.DataFrame:
             "char_run": char_run,
             "char_repetition": char_rep,
             "word_repetition": word_rep,
-            "special_ratio": np.where(lengths > 0, (lengths - n_letters) / safe, 0.0),
-            "digit_ratio": n_digits / safe,
-            "punct_ratio": n_punct / safe,
+            "special_ratio": ratio(lengths - n_letters),
+            "digit_ratio": ratio(n_digits),
+            "punct_ratio": ratio(n_punct),
         }
     )
-    text = pl.Series("text", texts, dtype=pl.Utf8)
-    links = pl.DataFrame({"text": text}).select(
-        url=pl.col("text").str.contains(URL_RE),
-        email=pl.col("text").str.contains(EMAIL_RE),
-        rest=pl.col("text").str.replace_all(EMAIL_RE, "").str.replace_all(URL_RE, "").str.count_matches(r"[\p{L}\p{M}]"),
-        boilerplate=(
-            pl.col("text").str.to_lowercase().str.contains_any(list(params.boilerplate))
-            if params.boilerplate
-            else pl.lit(False)
-        ),
-    )
+    url, email, rest = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, np.int64)
+    hint = text.str.contains_any(LINK_HINTS, ascii_case_insensitive=True).to_numpy()
+    cand = np.flatnonzero(hint)
+    if len(cand):
+        sub = pl.DataFrame({"text": text.gather(cand)}).select(
+            url=pl.col("text").str.contains(URL_RE),
+            email=pl.col("text").str.contains(EMAIL_RE),
+            rest=pl.col("text")
+            .str.replace_all(EMAIL_RE, "")
+            .str.replace_all(URL_RE, "")
+            .str.count_matches(r"[\p{L}\p{M}]"),
+        )
+        url[cand], email[cand], rest[cand] = (
+            sub["url"].to_numpy(),
+            sub["email"].to_numpy(),
+            sub["rest"].to_numpy(),
+        )
+    boiler = np.zeros(n, bool)
+    if params.boilerplate:
+        boiler |= text.str.contains_any(_cased(params.boilerplate), ascii_case_insensitive=True).to_numpy()
+    short = np.flatnonzero(lengths <= max(map(len, params.boilerplate_lines), default=0) + 8)
+    if len(short):
+        bare = text.gather(short).str.to_lowercase().str.replace_all(r"^[\p{P}\p{S}\s]+|[\p{P}\p{S}\s]+$", "")
+        boiler[short] |= bare.is_in(list(params.boilerplate_lines)).to_numpy()
     no_letters = n_letters == 0
+    roman = np.zeros(n, bool)
+    few = np.flatnonzero((n_letters > 0) & (lengths <= 12))
+    if len(few):
+        roman[few] = text.gather(few).str.contains(ROMAN_RE).to_numpy()
     return numeric.with_columns(
-        url_only=links["url"] & (links["rest"] == 0) & ~links["email"],
-        email_only=links["email"] & (links["rest"] == 0),
-        number_only=pl.Series(no_letters & (n_digits > 0)),
+        url_only=pl.Series(url & (rest == 0) & ~email),
+        email_only=pl.Series(email & (rest == 0)),
+        number_only=pl.Series((no_letters & (n_digits > 0)) | roman),
         no_letters=pl.Series(no_letters),
-        boilerplate=links["boilerplate"],
+        boilerplate=pl.Series(boiler),
     )

@@ -1,91 +1,110 @@
 """Batched n-gram repetition measures (numpy), the one part of the filters with no polars expression.
 
 Both measures follow BigScience ROOTS `filtering.py` exactly, but run on a whole batch at once: the
-batch's tokens (code points, or word hashes) are one flat array with a row id per token; every
-n-gram gets a 64-bit polynomial hash mixed with its row id, and the repeated n-grams of every row
-are found with one sort of (row, hash) keys.
+batch's tokens (code points, or word hashes) are one flat array, rows are given by their lengths;
+every n-gram gets a 64-bit polynomial hash (built by doubling: 4 passes for n = 10, not 10), and the
+repeated n-grams of every row are found by sorting each row's hashes (see `_repeated`).
 
 - `top_ngram_ratio` (ROOTS character repetition): sort a row's n-gram frequencies descending,
   k = min(floor(sqrt(#distinct)), #distinct - #seen-once); ratio = sum of the top k / #n-grams.
 - `dup_ngram_ratio` (ROOTS word repetition): occurrences of n-grams seen more than once / #n-grams.
-Rows with fewer than n tokens score 0, as in ROOTS.
+Rows with fewer than n tokens score 0, as in ROOTS. A false repeat needs two different n-grams of
+one row to agree on all 64 hash bits.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-_P = np.uint64(0x100000001B3)  # FNV prime: odd, so the polynomial hash is a bijection per step
+_P = np.uint64(0x100000001B3)  # FNV prime: odd, so multiplying by it is a bijection mod 2^64
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
-def window_hashes(tokens: np.ndarray, rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(64-bit hash of every n-token window that stays inside one row, that window's row)."""
-    m = len(tokens) - n + 1
-    if m <= 0:
-        return np.zeros(0, np.uint64), np.zeros(0, np.int64)
-    vals = tokens.astype(np.uint64) + np.uint64(1)
+def _hashes(vals: np.ndarray, n: int) -> np.ndarray:
+    """Polynomial hash of every window of `n` consecutive values (len(vals) - n + 1 of them)."""
+    have: dict[int, np.ndarray] = {1: vals}
+    size = 1
     with np.errstate(over="ignore"):
-        h = vals[:m].copy()
-        for j in range(1, n):
-            h *= _P
-            h += vals[j : j + m]
-    inside = rows[:m] == rows[n - 1 :]
-    return h[inside], rows[:m][inside]
+        while size * 2 <= n:
+            h = have[size]
+            have[size * 2] = h[:-size] * (_P**size) + h[size:]
+            size *= 2
+        result, length = have[size], size
+        for part in sorted(have, reverse=True):
+            if length + part <= n:
+                h = have[part]
+                m = len(vals) - (length + part) + 1
+                result = result[:m] * (_P**part) + h[length : length + m]
+                length += part
+    return result
 
 
-def _repeated(h: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(row, frequency) of every distinct n-gram that occurs more than once within its row.
+def _repeated(tokens: np.ndarray, lengths: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, frequency) of every distinct n-gram repeated within its row, and #n-grams per row.
 
-    One sort of `row << 40 | hash40`: equal n-grams of a row become neighbours. A false match needs
-    two different n-grams of one row to agree on 40 bits (about 1e-6 for a 1,000-character line).
+    Rows are sorted separately, not the whole batch: rows of similar length (rounded up to a power
+    of two) are stacked into a matrix padded with the largest hash and sorted along axis 1, which
+    costs N log(row length) instead of N log(N), about 3x less on sentence-length rows.
     """
-    if len(h) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    per_row = np.maximum(lengths - n + 1, 0)
+    empty = np.zeros(0, np.int64)
+    if per_row.sum() == 0 or len(tokens) < n:
+        return empty, empty, per_row
     with np.errstate(over="ignore"):
-        mixed = (h * _MIX) >> np.uint64(24)
-    key = np.sort((rows.astype(np.uint64) << np.uint64(40)) | mixed)
-    new = np.empty(len(key), dtype=bool)
-    new[0] = True
-    np.not_equal(key[1:], key[:-1], out=new[1:])
-    starts = np.flatnonzero(new)
-    counts = np.diff(np.append(starts, len(key)))
-    multi = counts > 1
-    return (key[starts[multi]] >> np.uint64(40)).astype(np.int64), counts[multi]
+        h = _hashes(tokens.astype(np.uint64) + np.uint64(1), n) * _MIX
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    width = np.zeros(len(lengths), dtype=np.int64)
+    live = per_row > 1
+    width[live] = 1 << np.ceil(np.log2(per_row[live])).astype(np.int64)
+    rows_out, counts_out = [], []
+    for w in np.unique(width[live]):
+        idx = np.flatnonzero(width == w)
+        size = per_row[idx]
+        before = np.cumsum(size) - size
+        take = np.repeat(starts[idx] - before, size) + np.arange(int(size.sum()))
+        block = np.full((len(idx), int(w)), np.iinfo(np.uint64).max, dtype=np.uint64)
+        inside = np.arange(w)[None, :] < size[:, None]
+        block[inside] = h[take]
+        block.sort(axis=1)
+        r, c = np.nonzero((block[:, 1:] == block[:, :-1]) & inside[:, 1:])
+        if len(r) == 0:
+            continue
+        first = np.concatenate(([True], (r[1:] != r[:-1]) | (c[1:] != c[:-1] + 1)))
+        run = np.flatnonzero(first)
+        rows_out.append(idx[r[run]])
+        counts_out.append(np.diff(np.append(run, len(r))) + 1)
+    if not rows_out:
+        return empty, empty, per_row
+    return np.concatenate(rows_out), np.concatenate(counts_out), per_row
 
 
-def _totals(rows: np.ndarray, n_rows: int) -> np.ndarray:
-    return np.bincount(rows, minlength=n_rows).astype(np.float64)
-
-
-def top_ngram_ratio(tokens: np.ndarray, rows: np.ndarray, n_rows: int, n: int) -> np.ndarray:
+def top_ngram_ratio(tokens: np.ndarray, lengths: np.ndarray, n: int) -> np.ndarray:
     """ROOTS character-repetition ratio of every row (see module docstring)."""
-    h, hr = window_hashes(tokens, rows, n)
-    total = _totals(hr, n_rows)
-    rep_rows, rep_counts = _repeated(h, hr)
+    n_rows = len(lengths)
+    rep_rows, rep_counts, per_row = _repeated(tokens, lengths, n)
     out = np.zeros(n_rows, dtype=np.float64)
     if len(rep_rows) == 0:
         return out
+    total = per_row.astype(np.float64)
     n_rep = np.bincount(rep_rows, minlength=n_rows)
     extra = np.bincount(rep_rows, weights=rep_counts - 1, minlength=n_rows)
     distinct = total - extra
     k = np.minimum(np.floor(np.sqrt(distinct)), n_rep).astype(np.int64)
     order = np.lexsort((-rep_counts, rep_rows))
     r, c = rep_rows[order], rep_counts[order]
-    starts = np.searchsorted(r, r, side="left")
-    rank = np.arange(len(r)) - starts
+    rank = np.arange(len(r)) - np.searchsorted(r, r, side="left")
     take = rank < k[r]
     top = np.bincount(r[take], weights=c[take], minlength=n_rows)
     np.divide(top, total, out=out, where=total > 0)
     return out
 
 
-def dup_ngram_ratio(tokens: np.ndarray, rows: np.ndarray, n_rows: int, n: int) -> np.ndarray:
+def dup_ngram_ratio(tokens: np.ndarray, lengths: np.ndarray, n: int) -> np.ndarray:
     """ROOTS word-repetition ratio of every row (see module docstring)."""
-    h, hr = window_hashes(tokens, rows, n)
-    total = _totals(hr, n_rows)
-    rep_rows, rep_counts = _repeated(h, hr)
+    n_rows = len(lengths)
+    rep_rows, rep_counts, per_row = _repeated(tokens, lengths, n)
     out = np.zeros(n_rows, dtype=np.float64)
+    total = per_row.astype(np.float64)
     dup = np.bincount(rep_rows, weights=rep_counts, minlength=n_rows)
     np.divide(dup, total, out=out, where=total > 0)
     return out
@@ -101,17 +120,25 @@ def row_max(values: np.ndarray, rows: np.ndarray, n_rows: int) -> np.ndarray:
     return out
 
 
-def longest_run(tokens: np.ndarray, rows: np.ndarray, n_rows: int, countable: np.ndarray) -> np.ndarray:
-    """Longest run of one repeated token per row, counting only tokens where `countable` is true."""
-    if len(tokens) == 0:
-        return np.zeros(n_rows, dtype=np.int64)
-    new = np.empty(len(tokens), dtype=bool)
-    new[0] = True
-    np.not_equal(tokens[1:], tokens[:-1], out=new[1:])
-    new[1:] |= rows[1:] != rows[:-1]
-    starts = np.flatnonzero(new & countable)
-    ends = np.flatnonzero(new)
-    # each countable run ends where the next run (of any kind) starts
-    nxt = np.searchsorted(ends, starts, side="right")
-    stop = np.where(nxt < len(ends), ends[np.minimum(nxt, len(ends) - 1)], len(tokens))
-    return row_max(stop - starts, rows[starts], n_rows)
+def longest_run(tokens: np.ndarray, lengths: np.ndarray, countable: np.ndarray) -> np.ndarray:
+    """Longest run of one repeated token per row, counting only tokens where `countable` is true.
+
+    Repeats are rare in text, so only the sparse positions that repeat their predecessor are grouped.
+    """
+    n_rows = len(lengths)
+    offsets = np.concatenate(([0], np.cumsum(lengths)))
+    seen = np.concatenate(([0], np.cumsum(countable)))
+    out = ((seen[offsets[1:]] - seen[offsets[:-1]]) > 0).astype(np.int64)
+    if len(tokens) < 2:
+        return out
+    same = (tokens[1:] == tokens[:-1]) & countable[1:]
+    cut = offsets[1:-1] - 1
+    same[cut[cut >= 0]] = False  # never continue a run across rows
+    pos = np.flatnonzero(same)
+    if len(pos) == 0:
+        return out
+    first = np.concatenate(([True], pos[1:] != pos[:-1] + 1))
+    starts = np.flatnonzero(first)
+    runs = np.diff(np.append(starts, len(pos))) + 1
+    rows = np.searchsorted(offsets, pos[starts], side="right") - 1
+    return np.maximum(out, row_max(runs, rows, n_rows))

@@ -103,3 +103,39 @@ def stages() -> None:
     click.echo("ingest      Read, decode, clean and (optionally) split every line; always runs first.")
     for name in sorted(REGISTRY):
         click.echo(f"{name:<11} {REGISTRY[name].summary}")
+
+
+@click.command(name="run")
+@click.argument("stage_list", metavar="STAGE[,STAGE...]")
+@click.argument("corpus", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder for the new corpus (never the input).")
+@recipe_options
+@engine_options
+@click.option("--resume", is_flag=True, help="Continue an interrupted run in OUT.")
+@click.option("--force", is_flag=True, help="Delete a previous result in OUT and start again.")
+def run_cmd(stage_list: str, corpus: Path, out: Path, config: Path | None, overrides: tuple[str, ...],
+            workers: int | None, engine: str, address: str | None, resume: bool, force: bool) -> None:
+    """Apply STAGE[,STAGE...] to CORPUS, a folder written by `glot build` (or `glot run`).
+
+    Example: glot run dedup out/ -o out-dedup/ --set dedup.threshold=0.75. Rows CORPUS already rejected are
+    carried over with their reasons, so every source's lines are still kept or rejected exactly once.
+    """
+    from ..build import print_summary, run_stages
+
+    if resume and force:
+        raise click.UsageError("--resume and --force exclude each other")
+    names = [s.strip() for s in stage_list.split(",") if s.strip()]
+    if not names:
+        raise click.UsageError("name at least one stage (see `glot stages`)")
+    try:
+        recipe = load_recipe(config, list(overrides))
+        summary = run_stages(corpus, out, recipe, names, make_engine(engine, workers, address), resume=resume,
+                             force=force)
+    except user_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+    except TaskError as exc:
+        for f in exc.failures[:10]:
+            click.echo(f"error: {f.item}: {f.error}", err=True)
+        raise click.ClickException(f"{len(exc.failures)} task(s) failed; fix them and re-run with --resume") from None
+    print_summary(summary)

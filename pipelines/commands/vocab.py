@@ -83,17 +83,32 @@ def train_cmd(corpus, out, vocab_size, model_type, character_coverage, sentences
     "--score-rule",
     default="new",
     show_default=True,
-    type=click.Choice(["new", "aligned", "below", "zero"]),
+    type=click.Choice(["new", "aligned", "below", "zero", "protect"]),
     help="Scores of appended pieces (see docs/benchmarks.md for the measured trade-off).",
 )
 @click.option("--check", "check", default=None, type=click.Path(exists=True),
               help="Texts (build folder or Parquet with label,text) to compare slow, fast and SentencePiece ids on.")  # fmt: skip
-def extend_cmd(base, new, out, score_rule, check) -> None:
+@click.option("--protect", default=None, type=click.Path(exists=True),
+              help="Text of base-covered languages (build folder or Parquet label,text) for --score-rule protect.")  # fmt: skip
+@click.option("--head", default=None, help="Only these labels of --protect: 'xlmr' or a file of labels.")
+@click.option("--margin", default=1.0, show_default=True, type=float, help="Gap below the worst base score.")
+def extend_cmd(base, new, out, score_rule, check, protect, head, margin) -> None:
     """Append the new pieces to BASE's SentencePiece model; base ids stay, <mask> moves to the end."""
+    from glotforge.train.fertility import texts_for_report
+    from glotforge.train.vocab import read_head
     from glotforge.train.vocab_merge import check_tokenizer, extend_tokenizer
 
+    if (score_rule == "protect") != (protect is not None):
+        raise click.ClickException("--score-rule protect and --protect TEXTS go together")
     try:
-        info = extend_tokenizer(base, new, out, score_rule)
+        texts = None
+        if protect:
+            by_label, _ = texts_for_report(protect, per_label=2000)
+            keep = set(read_head(head)) if head else set(by_label)
+            texts = [t for k, ts in sorted(by_label.items()) if k in keep for t in ts]
+            if not texts:
+                raise click.ClickException("--protect: no text for the chosen labels")
+        info = extend_tokenizer(base, new, out, score_rule, margin, protect_texts=texts)
     except (ValueError, FileNotFoundError, RuntimeError) as e:
         raise _fail(e) from e
     click.echo(
@@ -101,8 +116,6 @@ def extend_cmd(base, new, out, score_rule, check) -> None:
         f"{info['base_len']:,} → {info['len']:,} ids, <mask> {info['base_mask_id']} → {info['mask_id']} → {out}"
     )
     if check:
-        from glotforge.train.fertility import texts_for_report
-
         texts, _ = texts_for_report(check, per_label=200)
         res = check_tokenizer(out, [t for ts in texts.values() for t in ts])
         click.echo(

@@ -1,0 +1,170 @@
+"""`--engine ray` on a real local Ray instance (2 CPUs): the same bytes as the local engine for 1 and 2
+workers, markers shared across engines (resume either way), worker deaths retried, a shard that kills
+its worker three times reported while the rest completes, Ctrl-C leaving nothing a resume would trust.
+
+One Ray instance serves the module (started by a fixture in a private temp folder that is removed
+afterwards); only the Ctrl-C test starts its own, in a `glot build --engine ray` subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'glotforge[ray]')")
+
+import fault_injection  # noqa: E402
+from build_helpers import copy_sample_sources, output_bytes  # noqa: E402
+from click.testing import CliRunner  # noqa: E402
+from fault_injection import FaultyExecutor, attempts  # noqa: E402
+from glotforge.pipelines.build import build  # noqa: E402
+from glotforge.pipelines.cli import main  # noqa: E402
+from glotforge.pipelines.ray_executor import RayExecutor  # noqa: E402
+from glotforge.pipelines.recipe import load_recipe  # noqa: E402
+from glotforge.pipelines.runner import LocalExecutor, TaskError  # noqa: E402
+from glotforge.pipelines.tasks import run_map  # noqa: E402
+
+pytestmark = pytest.mark.ray
+GLOT = [sys.executable, "-m", "glotforge.pipelines"]
+RAY_ENV = {"RAY_AUTH_MODE": "disabled"}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """Every 6th sample source (30 sources, all formats) built by the local engine, default recipe."""
+    root = tmp_path_factory.mktemp("ref")
+    src = copy_sample_sources(root / "src", every=6)
+    out = root / "out"
+    build(src, out, load_recipe(), LocalExecutor(2, progress=False))
+    return src, out, output_bytes(out)
+
+
+@pytest.fixture(scope="module")
+def ray_instance():
+    """One local Ray instance for the module: 2 CPUs, its own temp folder, always shut down and removed."""
+    os.environ.update(RAY_ENV)
+    temp = tempfile.mkdtemp(prefix="gf-ray-")  # short path: Ray's sockets live there
+    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False,
+             _temp_dir=temp)
+    # The fault wrapper lives in tests/, which Ray workers cannot import: ship it by value.
+    ray.cloudpickle.register_pickle_by_value(fault_injection)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _victim(src: Path) -> str:
+    return sorted(p.relative_to(src).as_posix() for p in src.rglob("*") if p.is_file())[3]
+
+
+def _n_sources(src: Path) -> int:
+    return sum(1 for p in src.rglob("*") if p.is_file())
+
+
+def test_interrupted_ray_build_resumes_under_local_engine(reference, tmp_path):
+    """Ctrl-C on `glot build --engine ray` (its own Ray instance), then `--resume` with the local engine."""
+    src, _, ref = reference
+    out, temp = tmp_path / "out", tempfile.mkdtemp(prefix="gf-ray-")
+    env = os.environ | RAY_ENV | {"RAY_TMPDIR": temp}
+    proc = subprocess.Popen([*GLOT, "build", str(src), "-o", str(out), "--engine", "ray", "-j", "2"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        done = out / "_work" / "done"
+        deadline = time.time() + 90
+        while time.time() < deadline and len(list(done.glob("map-*.json"))) < 4:
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        stderr = proc.communicate(timeout=60)[1].decode()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        shutil.rmtree(temp, ignore_errors=True)
+    assert proc.returncode != 0 and ("Aborted" in stderr or "KeyboardInterrupt" in stderr), stderr[-2000:]
+    markers = list((out / "_work" / "done").glob("map-*.json"))
+    assert 4 <= len(markers) < _n_sources(src), "the interrupt must land mid-build"
+    assert not (out / "stats" / "labels.json").exists()
+    for marker in markers:  # whatever a marker vouches for is complete and readable
+        data = json.loads(marker.read_text())
+        kept = sorted((out / "_work" / "map" / marker.stem.removeprefix("map-")).glob("kept-*.parquet"))
+        assert sum(pl.read_parquet(p).height for p in kept) == data["kept"]
+    summary = build(src, out, load_recipe(), LocalExecutor(2, progress=False), resume=True)
+    assert summary.map_skipped == len(markers)
+    assert output_bytes(out) == ref
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ray_output_is_byte_identical_to_local(reference, ray_instance, tmp_path, workers):
+    src, _, ref = reference
+    out = tmp_path / "out"
+    summary = build(src, out, load_recipe(), RayExecutor(workers, progress=False))
+    assert summary.kept > 0 and len(ref) > 10
+    assert output_bytes(out) == ref
+
+
+def test_cli_engine_ray(reference, ray_instance, tmp_path):
+    src, _, ref = reference
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["build", str(src), "-o", str(out), "--engine", "ray", "-j", "2"])
+    assert result.exit_code == 0, result.output
+    assert output_bytes(out) == ref
+
+
+def test_run_failed_under_local_resumes_under_ray(reference, ray_instance, tmp_path):
+    src, _, ref = reference
+    victim, out = _victim(src), tmp_path / "out"
+    failing = FaultyExecutor(LocalExecutor(2, progress=False), run_map, victim, tmp_path / "flags", how="raise")
+    with pytest.raises(TaskError) as info:
+        build(src, out, load_recipe(), failing)
+    assert [str(f.item) for f in info.value.failures] == [victim]
+    assert "RuntimeError: injected failure" in info.value.failures[0].error
+    summary = build(src, out, load_recipe(), RayExecutor(2, progress=False), resume=True)
+    assert summary.map_skipped == _n_sources(src) - 1
+    assert output_bytes(out) == ref
+
+
+def test_worker_killed_mid_shard_is_retried_and_output_is_identical(reference, ray_instance, tmp_path):
+    src, _, ref = reference
+    executor = FaultyExecutor(RayExecutor(2, progress=False), run_map, _victim(src), tmp_path / "flags",
+                              how="torn")
+    out = tmp_path / "out"
+    summary = build(src, out, load_recipe(), executor)
+    assert attempts(tmp_path / "flags") == 1
+    assert summary.map_skipped == 0 and output_bytes(out) == ref
+
+
+def test_shard_that_kills_its_worker_three_times_is_reported(reference, ray_instance, tmp_path):
+    src, _, ref = reference
+    victim, out = _victim(src), tmp_path / "out"
+    executor = FaultyExecutor(RayExecutor(2, progress=False), run_map, victim, tmp_path / "flags", times=99)
+    with pytest.raises(TaskError) as info:
+        build(src, out, load_recipe(), executor)
+    [failure] = info.value.failures
+    assert str(failure.item) == victim and "after 3 attempt(s)" in failure.error
+    assert "WorkerCrashedError" in failure.error
+    assert attempts(tmp_path / "flags") == 3
+    assert len(list((out / "_work" / "done").glob("map-*.json"))) == _n_sources(src) - 1
+    result = CliRunner().invoke(main, ["build", str(src), "-o", str(out), "--resume", "--engine", "ray"])
+    assert result.exit_code == 0, result.output
+    assert output_bytes(out) == ref
+
+
+def test_task_exception_is_reported_like_the_local_engine(ray_instance):
+    with pytest.raises(TaskError) as info:
+        RayExecutor(2, progress=False).map(int, ["1", "x", "3"])
+    [failure] = info.value.failures
+    assert failure.item == "x" and failure.error.startswith("ValueError: invalid literal for int()")
+    assert RayExecutor(2, progress=False).map(abs, [-3, 1, -2]) == [3, 1, 2]
