@@ -53,7 +53,13 @@ def make_batches(df: pl.DataFrame, lines: int, batch: int, mode: str) -> list[pl
                     "line": list(range(1, len(texts) + 1)),
                     "sentence": [0] * len(texts),
                 },
-                schema={"text": pl.Utf8, "label": pl.Utf8, "source": pl.Utf8, "line": pl.Int64, "sentence": pl.Int32},
+                schema={
+                    "text": pl.Utf8,
+                    "label": pl.Utf8,
+                    "source": pl.Utf8,
+                    "line": pl.Int64,
+                    "sentence": pl.Int32,
+                },
             )
         )
     return out

@@ -11,6 +11,7 @@ Two parts:
 
   .venv/bin/python bench/bench_vocab.py rules [--udhr PATH] [--out bench/out]
   .venv/bin/python bench/bench_vocab.py scale --sentences 1000000 5000000 [--vocab-size 32000]
+  .venv/bin/python bench/bench_vocab.py scale --sampler-only --sentences 1000000 5000000
 
 The data defaults to the shared UDHR file (/work/shared/data/udhr/udhr.parquet); held-out = articles
 whose number is a multiple of 5, the rest is the training corpus (written in the contract layout).
@@ -30,6 +31,7 @@ import time
 from pathlib import Path
 
 import polars as pl
+
 from glotforge.train.fertility import fertility_report
 from glotforge.train.vocab import VocabTrainConfig, read_head, train_vocab
 from glotforge.train.vocab_merge import SCORE_RULES, extend_tokenizer
@@ -161,13 +163,32 @@ def one_scale_run(a: argparse.Namespace) -> dict:
     }
 
 
+def one_sample_run(a: argparse.Namespace) -> dict:
+    """Child process: only stream the α-sample (no SentencePiece): the sampler's own time and memory."""
+    from glotforge.train.sampling import iter_sampled_texts
+
+    t = time.perf_counter()
+    n = chars = 0
+    for _, text in iter_sampled_texts(a.corpus, a.n, seed=0):
+        n += 1
+        chars += len(text)
+    return {
+        "sampler_only": True,
+        "sentences": n,
+        "chars": chars,
+        "seconds": round(time.perf_counter() - t, 1),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
 def cmd_scale(a: argparse.Namespace) -> dict:
     train_df, _ = split(a.udhr)
     work = Path(a.work or tempfile.mkdtemp(prefix="bench_vocab_scale_"))
     corpus = write_contract_corpus(train_df, work / "corpus")
     runs = []
     for n in a.sentences:
-        cmd = [sys.executable, __file__, "_one", "--corpus", str(corpus), "--work", str(work), "--n", str(n)]
+        what = "_sample" if a.sampler_only else "_one"
+        cmd = [sys.executable, __file__, what, "--corpus", str(corpus), "--work", str(work), "--n", str(n)]
         cmd += ["--vocab-size", str(a.vocab_size), "--threads", str(a.threads)]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         runs.append(json.loads(out.strip().splitlines()[-1]))
@@ -187,18 +208,23 @@ def main() -> None:
     s = sub.add_parser("scale")
     s.add_argument("--sentences", type=int, nargs="+", default=[1_000_000, 5_000_000])
     s.add_argument("--vocab-size", type=int, default=32_000)
+    s.add_argument("--sampler-only", action="store_true", help="time the α-sampler alone")
     o = sub.add_parser("_one")
     o.add_argument("--corpus", required=True)
     o.add_argument("--n", type=int, required=True)
     o.add_argument("--vocab-size", type=int, default=32_000)
-    for p in (r, s, o):
+    q = sub.add_parser("_sample")
+    q.add_argument("--corpus", required=True)
+    q.add_argument("--n", type=int, required=True)
+    q.add_argument("--vocab-size", type=int, default=0)
+    for p in (r, s, o, q):
         p.add_argument("--udhr", default=UDHR)
         p.add_argument("--work", default=None)
         p.add_argument("--threads", type=int, default=2)
         p.add_argument("--json", default=None, help="write the result here too")
     a = ap.parse_args()
-    if a.cmd == "_one":
-        print(json.dumps(one_scale_run(a)))
+    if a.cmd in ("_one", "_sample"):
+        print(json.dumps(one_scale_run(a) if a.cmd == "_one" else one_sample_run(a)))
         return
     res = cmd_rules(a) if a.cmd == "rules" else cmd_scale(a)
     res["machine"] = f"{platform.node()} {platform.processor() or platform.machine()}, cores: 2 shared"

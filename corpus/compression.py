@@ -17,13 +17,15 @@ from pathlib import Path
 
 import zstandard
 
+from .storage import as_path
+
 READ_SIZE = 1 << 20
 
 COMPRESSIONS = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz", ".zst": "zstd"}
 
 
 def compression_of(path: str | Path) -> str | None:
-    return COMPRESSIONS.get(Path(path).suffix.lower())
+    return COMPRESSIONS.get(Path(str(path).rsplit("/", 1)[-1]).suffix.lower())
 
 
 class _Zstd:
@@ -68,7 +70,7 @@ class ByteStream:
     damage: str | None = field(default=None, init=False)
 
     def __iter__(self) -> Iterator[bytes]:
-        with open(self.path, "rb") as fh:
+        with as_path(self.path).open("rb") as fh:
             if self.compression is None:
                 yield from iter(lambda: fh.read(READ_SIZE), b"")
                 return

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
 from glotforge.corpus.headtail import head_labels
 from glotforge.corpus.stats_extras import lid_audit_frame, load_extras
 

@@ -191,7 +191,7 @@ class LangIdConfig:
     hub_timeout: float = 10.0
     by_label: dict[str, dict] = field(default_factory=dict)
     by_script: dict[str, dict] = field(default_factory=dict)
-    audit_share: float = 0.3  # used by lid_audit: flag a source when this share goes elsewhere
+    audit_share: float = 0.5  # lid_audit: flag a source when this share of judged lines goes elsewhere
     audit_min_lines: int = 20
 
     @classmethod

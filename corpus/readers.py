@@ -18,6 +18,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from .compression import ByteStream, compression_of
+from .storage import as_path, parquet_source
 
 BOM = b"\xef\xbb\xbf"
 TRUNCATED = "ingest:truncated"  # the cut-off last line of a damaged compressed file
@@ -38,9 +39,9 @@ class SourceFormatError(ValueError):
 
 def infer_format(path: str | Path) -> tuple[str | None, str | None]:
     """(format, compression) from the file name: `x.jsonl.gz` -> ('jsonl', 'gzip')."""
-    p = Path(path)
-    compression = compression_of(p)
-    inner = Path(p.stem) if compression else p
+    name = Path(str(path).rsplit("/", 1)[-1])
+    compression = compression_of(name)
+    inner = Path(name.stem) if compression else name
     return FORMAT_BY_SUFFIX.get(inner.suffix.lower()), compression
 
 
@@ -333,7 +334,7 @@ def read_parquet(path: Path, opts: ReadOptions, batch_size: int, result: ReadRes
     if opts.compression:
         raise SourceFormatError(f"{path}: Parquet files are compressed inside; drop the {opts.compression} layer")
     try:
-        pf = pq.ParquetFile(path)
+        pf = pq.ParquetFile(parquet_source(as_path(path)))
     except Exception as exc:  # pyarrow raises several types for non-Parquet bytes
         result.damage = f"unreadable Parquet file: {exc}"
         return

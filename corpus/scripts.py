@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+
 from glotforge.corpus.script_table import load_table
 
 HAN_PARTS = ("Hani", "Hans", "Hant")

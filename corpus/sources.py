@@ -7,8 +7,6 @@ dominant script of the first lines decides it. Errors name the source and the pr
 
 from __future__ import annotations
 
-import glob
-import os
 import tomllib
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -17,6 +15,7 @@ from typing import Any
 
 from .labels import UNKNOWN_SCRIPT, Label, LabelError, parse_label
 from .readers import FORMATS, ReadOptions, infer_format
+from .storage import as_path, glob_files, is_readable_file, location, relative
 
 MANIFEST_KEYS = {
     "path", "format", "compression", "text_field", "language", "name", "licence", "license", "url",
@@ -83,7 +82,7 @@ def _resolve_script(spec_kwargs: dict[str, Any], label: Label, sample_lines: int
         return str(label)
     from .scripts import dominant_script  # the script stage's own table decides
 
-    texts = sample_texts(Path(spec_kwargs["path"]), ReadOptions(
+    texts = sample_texts(as_path(spec_kwargs["path"]), ReadOptions(
         spec_kwargs["format"], spec_kwargs["compression"], spec_kwargs.get("text_field"),
         spec_kwargs.get("header", True), spec_kwargs.get("quoting"), spec_kwargs.get("delimiter")), sample_lines)
     return str(label.with_script(dominant_script(texts) or UNKNOWN_SCRIPT))
@@ -102,13 +101,13 @@ def sample_texts(path: Path, opts: ReadOptions, n: int) -> list[str]:
 
 
 def _make_spec(path: Path, root: Path, entry: dict[str, Any], ingest: dict[str, Any]) -> SourceSpec:
-    rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.as_posix()
+    rel = relative(path, root)
     fmt, compression = infer_format(path)
     fmt = entry.get("format") or fmt
     compression = entry.get("compression", compression)
     if fmt not in FORMATS:
         raise SourceError(f"{rel}: unknown format {fmt!r}; set `format` to one of {', '.join(FORMATS)}")
-    if not os.access(path, os.R_OK) or not path.is_file():
+    if not is_readable_file(path):
         raise SourceError(f"{rel}: not a readable file")
     keep_unknown = bool(entry.get("keep_label", ingest.get("keep_unknown_labels", False)))
     declared = entry.get("language")
@@ -120,7 +119,7 @@ def _make_spec(path: Path, root: Path, entry: dict[str, Any], ingest: dict[str, 
     except LabelError as exc:
         raise SourceError(f"{rel}: {exc}") from None
     kwargs: dict[str, Any] = {
-        "path": str(path), "rel": rel, "format": fmt, "compression": compression, "declared": str(declared),
+        "path": location(path), "rel": rel, "format": fmt, "compression": compression, "declared": str(declared),
         "text_field": entry.get("text_field"), "name": entry.get("name"),
         "licence": entry.get("licence", entry.get("license")), "url": entry.get("url"),
         "priority": int(entry.get("priority", 0)),
@@ -134,11 +133,12 @@ def _make_spec(path: Path, root: Path, entry: dict[str, Any], ingest: dict[str, 
 
 def discover_directory(root: Path, ingest: dict[str, Any], exclude: Path | None = None) -> list[SourceSpec]:
     files = []
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
+    skip = location(exclude).rstrip("/") + "/" if exclude is not None else None
+    for path in sorted(root.rglob("*"), key=str):
+        rel = Path(relative(path, root))
         if any(part.startswith(".") for part in rel.parts) or not path.is_file():
             continue
-        if exclude is not None and path.resolve().is_relative_to(exclude.resolve()):
+        if skip is not None and location(path).startswith(skip):
             continue
         fmt, _ = infer_format(path)
         if fmt is None:
@@ -158,7 +158,7 @@ def read_manifest(manifest: Path, ingest: dict[str, Any]) -> list[SourceSpec]:
     if not isinstance(entries, list) or not entries:
         raise SourceError(f"{manifest}: no [[source]] entries")
     defaults = data.get("defaults", {})
-    root = manifest.parent.resolve()
+    root = as_path(location(manifest.parent))
     specs: dict[str, SourceSpec] = {}
     for i, raw in enumerate(entries, 1):
         entry = {**defaults, **raw}
@@ -167,8 +167,7 @@ def read_manifest(manifest: Path, ingest: dict[str, Any]) -> list[SourceSpec]:
             raise SourceError(f"{manifest}: source #{i} has unknown keys {sorted(unknown)}")
         if "path" not in entry:
             raise SourceError(f"{manifest}: source #{i} has no `path`")
-        pattern = str(root / entry["path"]) if not os.path.isabs(entry["path"]) else entry["path"]
-        matches = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+        matches = glob_files(root, str(entry["path"]))
         if not matches:
             raise SourceError(f"{manifest}: source #{i}: no file matches {entry['path']!r}")
         for path in matches:
@@ -182,7 +181,8 @@ def discover_sources(sources: Path, ingest: dict[str, Any], exclude: Path | None
     if not sources.exists():
         raise SourceError(f"{sources}: no such file or directory")
     if sources.is_dir():
-        return sources.resolve(), discover_directory(sources.resolve(), ingest, exclude)
+        root = as_path(location(sources))
+        return root, discover_directory(root, ingest, exclude)
     if sources.suffix.lower() == ".toml":
-        return sources.parent.resolve(), read_manifest(sources, ingest)
+        return as_path(location(sources.parent)), read_manifest(sources, ingest)
     raise SourceError(f"{sources}: expected a directory of sources or a .toml manifest")

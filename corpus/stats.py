@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from .writers import write_json_atomic
+from .writers import write_frame_atomic, write_json_atomic
 
 
 class AccountingError(RuntimeError):
@@ -88,13 +88,10 @@ def label_table(sources: list[dict], reduce_results: dict[str, dict]) -> list[di
 
 def _to_parquet(rows: list[dict], path: Path) -> None:
     flat = [{k: (json.dumps(v, sort_keys=True) if isinstance(v, dict) else v) for k, v in r.items()} for r in rows]
-    tmp = path.with_name(f".{path.name}.tmp")
-    pl.DataFrame(flat, infer_schema_length=None).write_parquet(tmp, compression="zstd")
-    tmp.replace(path)
+    write_frame_atomic(pl.DataFrame(flat, infer_schema_length=None), path)
 
 
 def write_tables(stats_dir: Path, sources: list[dict], labels: list[dict]) -> None:
-    stats_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(stats_dir / "sources.json", sources)
     write_json_atomic(stats_dir / "labels.json", labels)
     if sources:

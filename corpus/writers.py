@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .schema import conform
+from .storage import is_remote, makedirs, parquet_source, replace
 
 ARROW_TYPES = {
     pl.Utf8: pa.string(),
@@ -38,10 +39,19 @@ def tmp_name(path: Path) -> Path:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    makedirs(path.parent)
     tmp = tmp_name(path)
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n", "utf-8")
-    os.replace(tmp, path)
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    replace(tmp, path)
+
+
+def write_frame_atomic(df: pl.DataFrame, path: Path) -> None:
+    """One small Parquet file (stats tables), written under a temporary name first."""
+    makedirs(path.parent)
+    tmp = tmp_name(path)
+    with tmp.open("wb") as fh:
+        df.write_parquet(fh, compression="zstd")
+    replace(tmp, path)
 
 
 class PartWriter:
@@ -63,6 +73,7 @@ class PartWriter:
         self._buffer: list[pl.DataFrame] = []
         self._buffered = 0
         self._writer: pq.ParquetWriter | None = None
+        self._sink: Any = None  # the open remote file under the writer, if any
         self._in_part = 0
         self._done: list[tuple[Path, Path]] = []
 
@@ -84,10 +95,11 @@ class PartWriter:
         self._buffered = rest.height
         while head.height:
             if self._writer is None:
-                self.folder.mkdir(parents=True, exist_ok=True)
+                makedirs(self.folder)
                 final = self._part_path(len(self._done))
                 tmp = tmp_name(final)
-                self._writer = pq.ParquetWriter(tmp, self.arrow, compression=self.compression)
+                self._sink = tmp.open("wb") if is_remote(tmp) else None
+                self._writer = pq.ParquetWriter(self._sink or str(tmp), self.arrow, compression=self.compression)
                 self._done.append((tmp, final))
                 self._in_part = 0
             take = min(head.height, self.rows_per_part - self._in_part)
@@ -96,29 +108,33 @@ class PartWriter:
             self._in_part += take
             self.rows += take
             if self._in_part >= self.rows_per_part:
-                self._writer.close()
-                self._writer = None
+                self._close_writer()
+
+    def _close_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if self._sink is not None:
+            self._sink.close()
+            self._sink = None
 
     def close(self) -> list[Path]:
         if self._buffered:
             self._flush(self._buffered)
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        self._close_writer()
         for tmp, final in self._done:
-            os.replace(tmp, final)
+            replace(tmp, final)
         return [final for _, final in self._done]
 
     def abort(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        self._close_writer()
         for tmp, _ in self._done:
-            tmp.unlink(missing_ok=True)
+            if tmp.exists():
+                tmp.unlink()
 
 
 def iter_parquet(path: Path, columns: list[str] | None = None, batch_size: int = 100_000):
     """Stream a Parquet file as polars DataFrames (bounded memory)."""
-    pf = pq.ParquetFile(path)
+    pf = pq.ParquetFile(parquet_source(path))
     for rb in pf.iter_batches(batch_size=batch_size, columns=columns):
         yield pl.from_arrow(rb)

@@ -6,7 +6,6 @@ small counters, so the executor can be a process pool today and a cluster tomorr
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from glotforge.corpus.stats import (
     write_stage_reports,
     write_tables,
 )
+from glotforge.corpus.storage import as_path, remove_tree
 from glotforge.corpus.writers import write_json_atomic
 
 from .plan import Plan, make_plan, make_run_plan, prepare_output
@@ -86,7 +86,7 @@ def build(sources: Path, out: Path, recipe: dict[str, Any], executor: Executor |
           resume: bool = False, force: bool = False, stages: list[str] | None = None) -> BuildSummary:
     """Build OUT from raw sources (a directory or a TOML manifest)."""
     clock = _Clock()
-    plan = make_plan(Path(sources), Path(out), recipe, stages)
+    plan = make_plan(as_path(sources), as_path(out), recipe, stages)
     clock.lap("plan")
     return execute(plan, executor, resume, force, [s.to_dict() for s in plan.sources], None, clock)
 
@@ -96,7 +96,7 @@ def run_stages(corpus: Path, out: Path, recipe: dict[str, Any], stages: list[str
     """Apply `stages` to an already built corpus; rejected rows of the input are carried over, so the
     accounting (lines in = kept + rejected, per source) holds through any chain of runs."""
     clock = _Clock()
-    plan, source_specs, prior = make_run_plan(Path(corpus), Path(out), recipe, stages)
+    plan, source_specs, prior = make_run_plan(as_path(corpus), as_path(out), recipe, stages)
     clock.lap("plan")
     return execute(plan, executor, resume, force, source_specs, prior, clock)
 
@@ -136,7 +136,7 @@ def execute(plan: Plan, executor: Executor | None, resume: bool, force: bool, so
     })
     _after_build_hooks(out, plan)
     if not plan.recipe.get("build", {}).get("keep_work", False):
-        shutil.rmtree(out / "_work" / "map", ignore_errors=True)
+        remove_tree(out / "_work" / "map")
     clock.lap("stats")
 
     warnings = [f"{s['source']}: {s['damage']}; kept what was readable ({s['lines']} lines)"

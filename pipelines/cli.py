@@ -32,3 +32,7 @@ main.add_command(vocab)
 from glotforge.pipelines.commands.lid import lid  # noqa: E402
 
 main.add_command(lid)
+
+from glotforge.pipelines.commands.filters import filters  # noqa: E402
+
+main.add_command(filters)

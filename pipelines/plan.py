@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import polars as pl
 
 from glotforge.corpus.sources import SourceSpec, discover_sources
 from glotforge.corpus.stages import REGISTRY, build_stage
+from glotforge.corpus.storage import as_path, identity, location, makedirs, parquet_source, remove_tree
 
 from .recipe import RecipeError, fingerprint
 
@@ -48,7 +48,7 @@ class Plan:
 
     @property
     def out_path(self) -> Path:
-        return Path(self.out)
+        return as_path(self.out)
 
     def sources_of(self, label: str) -> list[SourceSpec]:
         """The label's sources in canonical order: priority (high first), then path."""
@@ -82,8 +82,7 @@ def resolve_stages(recipe: dict[str, Any], stages: list[str] | None) -> tuple[li
 
 
 def _source_identity(spec: SourceSpec) -> list[Any]:
-    st = Path(spec.path).stat()
-    return [spec.rel, st.st_size, st.st_mtime_ns]
+    return [spec.rel, *identity(as_path(spec.path))]
 
 
 def make_plan(sources: Path, out: Path, recipe: dict[str, Any], stages: list[str] | None = None) -> Plan:
@@ -96,7 +95,7 @@ def make_plan(sources: Path, out: Path, recipe: dict[str, Any], stages: list[str
         "sources": [_source_identity(s) for s in specs],
         "specs": [s.to_dict() | {"path": None} for s in specs],
     }
-    return Plan(str(out.resolve()), str(root), recipe, tuple(line), tuple(label),
+    return Plan(location(out), location(root), recipe, tuple(line), tuple(label),
                 {k: str(v) for k, v in annotations.items()}, tuple(specs), fingerprint(ident), tuple(skipped))
 
 
@@ -111,7 +110,7 @@ def prepare_output(out: Path, plan: Plan, resume: bool, force: bool) -> None:
     existing = [d for d in OUTPUT_DIRS if (out / d).exists()]
     if force:
         for d in existing:
-            shutil.rmtree(out / d)
+            remove_tree(out / d)
     elif resume:
         if plan_file.exists():
             old = json.loads(plan_file.read_text("utf-8")).get("fingerprint")
@@ -119,7 +118,7 @@ def prepare_output(out: Path, plan: Plan, resume: bool, force: bool) -> None:
                 raise OutputDirError(f"{out}: the sources or recipe changed since that build; use --force to rebuild")
     elif existing:
         raise OutputDirError(f"{out}: already holds a build; use --resume to continue it or --force to rebuild")
-    (out / "_work" / "done").mkdir(parents=True, exist_ok=True)
+    makedirs(out / "_work" / "done")
     from glotforge.corpus.writers import write_json_atomic
 
     write_json_atomic(plan_file, {"fingerprint": plan.fingerprint, "sources": len(plan.sources)})
@@ -134,7 +133,7 @@ def _corpus_annotations(corpus: Path) -> dict[str, Any]:
     files = sorted((corpus / "corpus").rglob("*.parquet"))
     if not files:
         return {}
-    schema = pl.from_arrow(pq.read_schema(files[0]).empty_table()).schema
+    schema = pl.from_arrow(pq.ParquetFile(parquet_source(files[0])).schema_arrow.empty_table()).schema
     return {name: str(dtype) for name, dtype in schema.items() if name not in CORE_SCHEMA}
 
 
@@ -146,7 +145,7 @@ def make_run_plan(corpus: Path, out: Path, recipe: dict[str, Any], stages: list[
     stats_file = corpus / "stats" / "sources.json"
     if not stats_file.exists():
         raise SourceError(f"{corpus}: not a built corpus (no stats/sources.json); build it with `glot build` first")
-    if corpus.resolve() == out.resolve():
+    if location(corpus) == location(out):
         raise OutputDirError(f"{out}: write the result to another folder than its input")
     sources = json.loads(stats_file.read_text("utf-8"))
     line, label, annotations, skipped = resolve_stages(recipe, stages)
@@ -154,14 +153,14 @@ def make_run_plan(corpus: Path, out: Path, recipe: dict[str, Any], stages: list[
     labels = sorted({p.name for kind in ("corpus", "rejected") if (corpus / kind).exists()
                      for p in (corpus / kind).iterdir() if p.is_dir()})
     shards = tuple(SourceSpec(
-        path=str((corpus / "corpus" / lab).resolve()), rel=f"corpus/{lab}", format="corpus", compression=None,
-        declared=lab, label=lab, prior_rejected=str((corpus / "rejected" / lab).resolve()),
+        path=location(corpus / "corpus" / lab), rel=f"corpus/{lab}", format="corpus", compression=None,
+        declared=lab, label=lab, prior_rejected=location(corpus / "rejected" / lab),
     ) for lab in labels)
     specs = [{**{k: s.get(k) for k in ("label", "declared", "format", "compression", "priority", "licence",
                                        "url", "name")}, "rel": s["source"]} for s in sources]
     prior = {s["source"]: {"lines": s["lines"], "units": s["units"], "damage": s.get("damage")} for s in sources}
-    ident = {"version": PLAN_VERSION, "recipe": recipe, "stages": [line, label], "input": str(corpus.resolve()),
+    ident = {"version": PLAN_VERSION, "recipe": recipe, "stages": [line, label], "input": location(corpus),
              "input_stats": hashlib.sha1(stats_file.read_bytes()).hexdigest()}
-    plan = Plan(str(out.resolve()), str(corpus.resolve()), recipe, tuple(line), tuple(label), merged, shards,
-                fingerprint(ident), tuple(skipped), str(corpus.resolve()))
+    plan = Plan(location(out), location(corpus), recipe, tuple(line), tuple(label), merged, shards,
+                fingerprint(ident), tuple(skipped), location(corpus))
     return plan, specs, prior

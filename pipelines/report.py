@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
 from glotforge.corpus.corpus_stats import CorpusStats, compute_stats
 from glotforge.corpus.stats_extras import (
     dedup_frames,
@@ -26,7 +27,14 @@ from glotforge.corpus.stats_extras import (
     load_extras,
     summarise,
 )
-from glotforge.pipelines.report_svg import fmt_n, hbar_chart, log_size_chart, stacked_chart
+from glotforge.pipelines.report_svg import (
+    HEAD_COLOUR,
+    TAIL_COLOUR,
+    fmt_n,
+    hbar_chart,
+    log_size_chart,
+    stacked_chart,
+)
 from glotforge.pipelines.stats_view import totals
 
 SECTION_TITLES = {"quality": "Quality thresholds per label", "dedup": "Duplicates per label",
@@ -95,11 +103,12 @@ def source_table(sources: pl.DataFrame, limit: int = 5000) -> str:
 def script_chart(labels: pl.DataFrame, top: int = 30) -> str:
     by = (labels.filter(pl.col("kept") > 0).group_by("script")
           .agg(pl.len().alias("labels"), pl.col("kept").sum()).sort(["labels", "kept", "script"], descending=[True, True, False]))
-    rows = [(r["script"], r["labels"], f"labels, {fmt_n(r['kept'])} sentences") for r in by.head(top).iter_rows(named=True)]
+    rows = [(r["script"], r["labels"], f"· {fmt_n(r['kept'])} sentences") for r in by.head(top).iter_rows(named=True)]
     if by.height > top:
         rest = by.slice(top)
-        rows.append((f"{rest.height} other scripts", int(rest["labels"].sum()), f"labels, {fmt_n(rest['kept'].sum())} sentences"))
-    return hbar_chart(rows, "chart-scripts", "coverage by script", value_fmt=lambda v: f"{v:,.0f}")
+        rows.append((f"{rest.height} other scripts", int(rest["labels"].sum()), f"· {fmt_n(rest['kept'].sum())} sentences"))
+    return hbar_chart(rows, "chart-scripts", "coverage by script",
+                      value_fmt=lambda v: f"{v:,.0f} label" + ("" if v == 1 else "s"))
 
 
 def reasons_chart(stats: CorpusStats) -> str:
@@ -121,7 +130,8 @@ def tier_chart(labels: pl.DataFrame, threshold: int) -> str:
 
     groups = [("labels", split(lab, None)), ("sentences", split(lab, "kept")), ("characters", split(lab, "chars")),
               (f"labels ≥ {fmt_n(threshold)}", split(lab.filter(pl.col("kept") >= threshold), None))]
-    return stacked_chart(groups, "chart-tiers", "head vs tail", normalise=True)
+    return stacked_chart(groups, "chart-tiers", "head vs tail", normalise=True,
+                         colours={"head": HEAD_COLOUR, "tail": TAIL_COLOUR})
 
 
 def audit_chart(stats: CorpusStats, top: int = 20) -> str:

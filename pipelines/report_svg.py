@@ -95,14 +95,14 @@ def hbar_chart(rows: Sequence[tuple[str, float, str]], cls: str, label: str, wid
 
 
 def stacked_chart(groups: Sequence[tuple[str, Sequence[tuple[str, float]]]], cls: str, label: str,
-                  width: int = 960, normalise: bool = False) -> str:
+                  width: int = 960, normalise: bool = False, colours: dict[str, str] | None = None) -> str:
     """Horizontal stacked bars: groups of (name, [(segment, value), ...]) with a shared legend.
 
     With `normalise`, every bar spans the full width (shares); otherwise lengths are to a common scale.
     """
     row_h, left, right = 26, 170, 120
     segs = sorted({s for _, parts in groups for s, _ in parts})
-    colour = {s: PALETTE[k % len(PALETTE)] for k, s in enumerate(segs)}
+    colour = {s: (colours or {}).get(s, PALETTE[k % len(PALETTE)]) for k, s in enumerate(segs)}
     legend_rows = math.ceil(len(segs) / 4) if segs else 0
     height = 10 + row_h * len(groups) + 18 * legend_rows + 6
     pw = width - left - right

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
 from glotforge.corpus.corpus_stats import compute_stats, load_counters
 from glotforge.pipelines.card import write_card
 from glotforge.train.sampling import DEFAULT_ALPHA, sampling_probabilities

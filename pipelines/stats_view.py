@@ -11,11 +11,12 @@ import json
 from typing import Any
 
 import polars as pl
-from glotforge.corpus.corpus_stats import CorpusStats
-from glotforge.corpus.stats_extras import kind_of, summarise
 from rich import box
 from rich.console import Console
 from rich.table import Table
+
+from glotforge.corpus.corpus_stats import CorpusStats
+from glotforge.corpus.stats_extras import kind_of, summarise
 
 VIEWS = ("label", "source", "reason")
 LABEL_COLUMNS = ["label", "script", "tier", "sources", "kept", "rejected", "share_kept", "chars", "words",

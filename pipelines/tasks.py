@@ -12,7 +12,6 @@ are complete.
 from __future__ import annotations
 
 import json
-import shutil
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,12 +21,14 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from glotforge.corpus.corpus_stats import word_count_expr
 from glotforge.corpus.hygiene import apply_hygiene
 from glotforge.corpus.readers import ReadResult, read_source
 from glotforge.corpus.schema import corpus_schema, rejected_schema
 from glotforge.corpus.sentences import explode_sentences
 from glotforge.corpus.sources import SourceSpec
 from glotforge.corpus.stages import build_stage
+from glotforge.corpus.storage import as_path, makedirs, remove_tree, replace
 from glotforge.corpus.writers import PartWriter, iter_parquet, write_json_atomic
 
 from .plan import Plan, annotation_schema, shard_id
@@ -55,8 +56,7 @@ def _write_marker(out: Path, task_id: str, fingerprint: str, result: dict) -> di
 
 
 def _clean_dir(folder: Path) -> None:
-    if folder.exists():
-        shutil.rmtree(folder)
+    remove_tree(folder)
 
 
 @dataclass(frozen=True)
@@ -114,11 +114,11 @@ def _shard_frames(plan: Plan, spec: SourceSpec, counts: SourceCounts, result: Re
                   batch_size: int) -> Iterator[pl.DataFrame]:
     """Units of a shard with a `reason` column (ingest rejections already marked)."""
     if spec.format == CORPUS_FORMAT:  # a label of an already built corpus (`glot run`)
-        for df in _iter_files(sorted(Path(spec.path).glob("*.parquet")), None, batch_size):
+        for df in _iter_files(sorted(as_path(spec.path).glob("*.parquet")), None, batch_size):
             yield df.with_columns(pl.lit(None, dtype=pl.Utf8).alias("reason"), pl.lit(None, dtype=pl.Utf8).alias("detail"))
         return
     counts.add(spec.rel)  # a source with no lines still gets a row
-    for raw in read_source(Path(spec.path), spec.read_options(), batch_size, result):
+    for raw in read_source(as_path(spec.path), spec.read_options(), batch_size, result):
         df = _ingest(raw, spec, plan.recipe.get("ingest", {}))
         counts.add(spec.rel, lines=raw.height, units=df.height)
         yield df
@@ -127,7 +127,7 @@ def _shard_frames(plan: Plan, spec: SourceSpec, counts: SourceCounts, result: Re
 def _prior_rejected(spec: SourceSpec, batch_size: int) -> Iterator[pl.DataFrame]:
     """Rows an earlier build already rejected: carried over so the accounting holds through a chain."""
     if spec.prior_rejected:
-        yield from _iter_files(sorted(Path(spec.prior_rejected).glob("*.parquet")), None, batch_size)
+        yield from _iter_files(sorted(as_path(spec.prior_rejected).glob("*.parquet")), None, batch_size)
 
 
 def run_map(task: MapTask) -> dict:
@@ -190,8 +190,8 @@ def _chars(df: pl.DataFrame) -> int:
 
 
 def _words(df: pl.DataFrame) -> int:
-    """Whitespace-separated tokens (text is whitespace-collapsed, so count single spaces)."""
-    return int((df.get_column("text").str.count_matches(" ") + 1).sum()) if df.height else 0
+    """Runs of non-whitespace: the one definition `glot stats` checks the counters against."""
+    return int(df.select(word_count_expr().sum()).item()) if df.height else 0
 
 
 @dataclass(frozen=True)
@@ -275,9 +275,9 @@ def _move_label(task: ReduceTask, specs: list[SourceSpec], reports: dict) -> dic
         _clean_dir(folder)
         files = [f for spec in specs for f in _map_files(out, spec, kind)]
         if files:
-            folder.mkdir(parents=True)
+            makedirs(folder)
         for k, path in enumerate(files):
-            path.replace(folder / f"part-{k:05d}.parquet")
+            replace(path, folder / f"part-{k:05d}.parquet")
         written[kind] = len(files)
     return _write_marker(out, task.task_id, task.plan.fingerprint, {
         "label": label, "kept": int(sum(task.kept_counts)), "chars": task.kept_text[0], "words": task.kept_text[1],

@@ -9,9 +9,11 @@ import shutil
 import polars as pl
 import pytest
 from click.testing import CliRunner
+
 from glotforge.corpus.corpus_stats import StatsMismatchError, compute_stats, word_count_expr
 from glotforge.corpus.headtail import head_labels, head_table, tier
 from glotforge.pipelines.cli import main
+
 from stats_fixtures import write_contract_out
 
 

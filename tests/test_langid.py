@@ -186,12 +186,12 @@ BUILD_SOURCES = ["eng_Latn.parquet", "fra-Latn.jsonl", "ita_Latn.csv", "aar_Latn
 
 
 def lid_sources(dest: Path) -> Path:
-    """A few sample sources plus `swe_Latn.txt`, a mislabelled source holding German text."""
+    """A few sample sources plus `nld_Latn.txt`, a mislabelled source holding German text."""
     dest.mkdir(parents=True)
     for name in BUILD_SOURCES:
         (dest / name).write_bytes((SAMPLE_SOURCES / name).read_bytes())
     german = sample_frame(["deu_Latn"])["text"].to_list()
-    (dest / "swe_Latn.txt").write_text("\n".join(german) + "\n", "utf-8")
+    (dest / "nld_Latn.txt").write_text("\n".join(german) + "\n", "utf-8")
     return dest
 
 
@@ -209,11 +209,11 @@ def test_build_rejects_mislabelled_and_keeps_unknown(lid176_build):
     kept, rej = read_outputs(lid176_build)
     assert {"lid_label", "lid_score"} <= set(kept.columns)
     lid_rej = rej.filter(pl.col("reason") == "langid:mismatch")
-    swe = lid_rej.filter(pl.col("source") == "swe_Latn.txt")
+    nld = lid_rej.filter(pl.col("source") == "nld_Latn.txt")
     german = sample_frame(["deu_Latn"])["text"]
     judged = int((german.str.len_chars() >= 20).sum())                  # min_chars: shorter lines are not judged
-    assert swe.height >= 0.95 * judged
-    assert swe["detail"].value_counts(sort=True)["detail"][0] == "deu_Latn"
+    assert nld.height >= 0.95 * judged
+    assert nld["detail"].value_counts(sort=True)["detail"][0] == "deu_Latn"
     # Afar is unknown to lid.176: not one of its lines is rejected by langid
     assert lid_rej.filter(pl.col("label") == "aar_Latn").height == 0
     aar_lines = (SAMPLE_SOURCES / "aar_Latn.txt").read_text("utf-8").strip().count("\n") + 1
@@ -229,18 +229,18 @@ def test_build_writes_and_shows_the_audit(lid176_build):
     stats = lid176_build / "stats"
     doc = json.loads((stats / "lid_audit.json").read_text("utf-8"))
     by_source = {r["source"]: r for r in doc["sources"]}
-    assert by_source["swe_Latn.txt"]["flagged"] and by_source["swe_Latn.txt"]["top_predicted"][0]["label"] == "deu_Latn"
-    assert by_source["swe_Latn.txt"]["share_elsewhere"] > 0.8
+    assert by_source["nld_Latn.txt"]["flagged"] and by_source["nld_Latn.txt"]["top_predicted"][0]["label"] == "deu_Latn"
+    assert by_source["nld_Latn.txt"]["share_elsewhere"] > 0.8
     assert not by_source["eng_Latn.parquet"]["flagged"]
     aar = by_source["aar_Latn.txt"]
     assert aar["verified"] is False and not aar["flagged"] and "cannot name" in aar["note"]
     audit = pl.read_parquet(stats / "lid_audit.parquet")
     assert audit.equals(lid_audit(lid176_build))                          # reproducible from the files
-    assert audit["source"][0] == "swe_Latn.txt"                           # flagged first
-    assert "FLAG swe_Latn.txt" in format_audit(audit)
+    assert audit["source"][0] == "nld_Latn.txt"                           # flagged first
+    assert "FLAG nld_Latn.txt" in format_audit(audit)
     res = CliRunner().invoke(main, ["stats", str(lid176_build), "--by", "source"])
     assert res.exit_code == 0, res.output
-    assert "swe_Latn.txt" in res.output and "lid_audit" in res.output
+    assert "nld_Latn.txt" in res.output and "lid_audit" in res.output
 
 
 def test_build_without_model_skips_the_stage(tmp_path):
@@ -250,3 +250,10 @@ def test_build_without_model_skips_the_stage(tmp_path):
     assert "langid" in summary.skipped_stages
     kept, _ = read_outputs(tmp_path / "out")
     assert "lid_label" not in kept.columns and not (tmp_path / "out/stats/lid_audit.json").exists()
+
+
+def test_recipe_defaults_match_the_code():
+    """pipelines/recipes/default.toml documents the same defaults LangIdConfig applies."""
+    from glotforge.corpus.langid import LangIdConfig
+
+    assert LangIdConfig.from_dict(load_recipe()["langid"]) == LangIdConfig()

@@ -140,12 +140,12 @@ def test_demo_flow_train_then_build(sample_model, tmp_path):
     assert res.exit_code == 0, res.output
     kept, rej = read_outputs(out)
     lid_rej = rej.filter(pl.col("reason") == "langid:mismatch")
-    assert lid_rej.filter(pl.col("source") == "swe_Latn.txt")["detail"].value_counts(sort=True)["detail"][0] == "deu_Latn"
+    assert lid_rej.filter(pl.col("source") == "nld_Latn.txt")["detail"].value_counts(sort=True)["detail"][0] == "deu_Latn"
     assert lid_rej.filter(pl.col("label") == "aar_Latn").height == 0     # not trained on Afar: kept
     assert kept.filter(pl.col("label") == "aar_Latn").height > 50
     audit = {r["source"]: r for r in json.loads((out / "stats/lid_audit.json").read_text("utf-8"))["sources"]}
-    assert audit["swe_Latn.txt"]["flagged"] and audit["aar_Latn.txt"]["verified"] is False
-    assert not any(r["flagged"] for s, r in audit.items() if s != "swe_Latn.txt")
+    assert audit["nld_Latn.txt"]["flagged"] and audit["aar_Latn.txt"]["verified"] is False
+    assert not any(r["flagged"] for s, r in audit.items() if s != "nld_Latn.txt")
 
 
 def test_eval_reads_a_build_output(sample_model, tmp_path):

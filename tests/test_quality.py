@@ -5,14 +5,15 @@ two evidence figures on the bundled sample."""
 from __future__ import annotations
 
 import math
-import unicodedata
 import pickle
+import unicodedata
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
+
 from glotforge.corpus.filters import evidence, features, ngrams
 from glotforge.corpus.filters.rules import DEFAULTS, RULES, evaluate
 from glotforge.corpus.filters.stage import QualityStage, load_boilerplate
@@ -69,7 +70,9 @@ def test_repetition_ratios_equal_roots_definitions():
     ids, per_row = features._word_ids(pl.Series(texts))
     words = [roots_words(t) for t in texts]
     assert per_row.tolist() == [len(w) for w in words]
-    np.testing.assert_allclose(ngrams.dup_ngram_ratio(ids, per_row, 5), [roots_word_repetition(w) for w in words])
+    np.testing.assert_allclose(
+        ngrams.dup_ngram_ratio(ids, per_row, 5), [roots_word_repetition(w) for w in words]
+    )
 
 
 def roots_words(text: str) -> list[str]:

@@ -42,11 +42,12 @@ RAY_ENV = {"RAY_AUTH_MODE": "disabled"}
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
-    """Every 6th sample source (30 sources, all formats) built by the local engine, default recipe."""
+    """Every 8th sample source (23 sources, several formats) built by the local engine, default recipe
+    (in-process: spawning workers would cost more than the work here)."""
     root = tmp_path_factory.mktemp("ref")
-    src = copy_sample_sources(root / "src", every=6)
+    src = copy_sample_sources(root / "src", every=8)
     out = root / "out"
-    build(src, out, load_recipe(), LocalExecutor(2, progress=False))
+    build(src, out, load_recipe(), LocalExecutor(1, progress=False))
     return src, out, output_bytes(out)
 
 
@@ -101,7 +102,7 @@ def test_interrupted_ray_build_resumes_under_local_engine(reference, tmp_path):
         data = json.loads(marker.read_text())
         kept = sorted((out / "_work" / "map" / marker.stem.removeprefix("map-")).glob("kept-*.parquet"))
         assert sum(pl.read_parquet(p).height for p in kept) == data["kept"]
-    summary = build(src, out, load_recipe(), LocalExecutor(2, progress=False), resume=True)
+    summary = build(src, out, load_recipe(), LocalExecutor(1, progress=False), resume=True)
     assert summary.map_skipped == len(markers)
     assert output_bytes(out) == ref
 
@@ -126,7 +127,7 @@ def test_cli_engine_ray(reference, ray_instance, tmp_path):
 def test_run_failed_under_local_resumes_under_ray(reference, ray_instance, tmp_path):
     src, _, ref = reference
     victim, out = _victim(src), tmp_path / "out"
-    failing = FaultyExecutor(LocalExecutor(2, progress=False), run_map, victim, tmp_path / "flags", how="raise")
+    failing = FaultyExecutor(LocalExecutor(1, progress=False), run_map, victim, tmp_path / "flags", how="raise")
     with pytest.raises(TaskError) as info:
         build(src, out, load_recipe(), failing)
     assert [str(f.item) for f in info.value.failures] == [victim]

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
 from glotforge.pipelines.cli import main
 from glotforge.pipelines.report import write_report
+
 from stats_fixtures import write_contract_out
 
 REPO = Path(__file__).resolve().parents[1]

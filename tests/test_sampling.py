@@ -7,7 +7,7 @@ from collections import Counter
 
 import polars as pl
 import pytest
-from corpus_fixtures import CORE_SCHEMA, write_sample_corpus
+
 from glotforge.train.sampling import (
     corpus_files,
     iter_sampled_texts,
@@ -16,6 +16,8 @@ from glotforge.train.sampling import (
     sampling_plan,
     sampling_probabilities,
 )
+
+from corpus_fixtures import CORE_SCHEMA, write_sample_corpus
 
 SIZES = {"big_Latn": 10_000, "mid_Cyrl": 1_000, "small_Arab": 10}
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+
 from glotforge.corpus import scripts as S
 from glotforge.corpus.script_table import load_table
 from glotforge.corpus.stages import build_stage

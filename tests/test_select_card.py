@@ -11,11 +11,13 @@ import polars as pl
 import pytest
 import yaml
 from click.testing import CliRunner
+
 from glotforge.corpus.corpus_stats import compute_stats
 from glotforge.corpus.headtail import head_labels
 from glotforge.pipelines.card import size_category, write_card
 from glotforge.pipelines.cli import main
 from glotforge.pipelines.select import select_subset
+
 from stats_fixtures import write_contract_out
 
 REPO = Path(__file__).resolve().parents[1]

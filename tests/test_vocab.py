@@ -10,7 +10,9 @@ import unicodedata
 import pytest
 import sentencepiece as spm
 from click.testing import CliRunner
-from corpus_fixtures import sample_frame, write_sample_corpus
+from sentencepiece import sentencepiece_model_pb2 as pb2
+from transformers import AutoTokenizer
+
 from glotforge.pipelines.cli import main
 from glotforge.train.fertility import count_words, fertility_report, texts_for_report, unit_of, write_report
 from glotforge.train.sampling import sample_counts
@@ -21,8 +23,8 @@ from glotforge.train.vocab_merge import (
     find_spm_model,
     merge_spm,
 )
-from sentencepiece import sentencepiece_model_pb2 as pb2
-from transformers import AutoTokenizer
+
+from corpus_fixtures import sample_frame, write_sample_corpus
 
 # what the small "XLM-R" base knows: a few high-resource languages in 5 scripts
 BASE_LABELS = ["eng_Latn", "fra_Latn", "deu_Latn", "spa_Latn", "por_Latn", "rus_Cyrl", "cmn_Hans", "arb_Arab"]

@@ -33,8 +33,9 @@ import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 import torch
-from glotforge.train.sampling import corpus_files, sampling_probabilities
 from torch.utils.data import IterableDataset, get_worker_info
+
+from glotforge.train.sampling import corpus_files, sampling_probabilities
 
 
 @dataclass(frozen=True)

@@ -157,7 +157,9 @@ def train(cfg: TrainConfig, echo=print) -> dict[str, Any]:
     """Run (or resume) training; returns a summary (steps, final loss, losses per step, paths)."""
     from accelerate import Accelerator
     from torch.utils.data import DataLoader
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()
     out = Path(cfg.output)
     acc = Accelerator(mixed_precision=_precision(cfg.precision), cpu=not torch.cuda.is_available())
     rank, world, main = acc.process_index, acc.num_processes, acc.is_main_process
@@ -206,12 +208,13 @@ def train(cfg: TrainConfig, echo=print) -> dict[str, Any]:
         consumed = int(rank_state["consumed"])
         states = {int(k): v for k, v in rank_state["data_states"].items()}
         label_tokens = np.asarray(rank_state["label_tokens"], dtype=np.int64)
-        ckpt.set_rng_state(rank_state["rng"])
         echo(f"resuming from {resume_from} at step {step}")
     ds = MLMBatches(spec, rank, world, workers, states, rotation=consumed % max(1, workers))
     loader = DataLoader(ds, batch_size=None, num_workers=workers, pin_memory=torch.cuda.is_available(),
                         multiprocessing_context="spawn" if workers else None)  # fmt: skip
-    batches = iter(loader)
+    batches = iter(loader)  # draws a base seed from the global RNG: restore the RNG only after it
+    if resume_from is not None:
+        ckpt.set_rng_state(rank_state["rng"])
 
     losses: dict[int, float] = {}
     t_last, tok_last = time.perf_counter(), 0

@@ -46,7 +46,9 @@ def load_tokenizer(path: str | Path, max_len: int = 512):
     from transformers import AutoTokenizer, XLMRobertaTokenizer
 
     p = Path(path)
-    bare_spm = p.is_dir() and not (p / "tokenizer_config.json").exists() and (p / "sentencepiece.bpe.model").exists()
+    bare_spm = (
+        p.is_dir() and not (p / "tokenizer_config.json").exists() and (p / "sentencepiece.bpe.model").exists()
+    )
     cls = XLMRobertaTokenizer if bare_spm else AutoTokenizer  # a lone .model file has no class recorded
     return cls.from_pretrained(str(path), model_max_length=max_len)
 
@@ -137,7 +139,11 @@ def extend_vocabulary(model: nn.Module, base_tok: Any, new_tok: Any, init: str =
             bias, _ = _init_rows(old_bias, n_new, copy, split, init, std)
             out_layer.bias.copy_(bias)
             head = getattr(model, "lm_head", None)
-            if head is not None and getattr(head, "bias", None) is not None and head.bias is not out_layer.bias:
+            if (
+                head is not None
+                and getattr(head, "bias", None) is not None
+                and head.bias is not out_layer.bias
+            ):
                 head.bias.copy_(bias)
     if tied:
         model.tie_weights()
@@ -169,7 +175,9 @@ class MaskedOnlyLoss(nn.Module):
         self.model = model
         self.head = mlm_head(model)
 
-    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor, attention_mask: torch.Tensor | None = None):
+    def forward(
+        self, input_ids: torch.Tensor, labels: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ):
         if self.head is None:
             return self.model(input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss
         base = getattr(self.model, self.model.base_model_prefix)

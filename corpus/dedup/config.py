@@ -27,6 +27,7 @@ class DedupConfig:
     strip_digits: bool = False  # exact key only; "Article 1" and "Article 2" are different lines
     threshold: float = 0.6  # Jaccard similarity at and above which a line is a near duplicate
     num_perm: int = 128
+    recall_weight: float = 0.8  # LSH optimiser's false-negative weight (candidates are verified anyway)
     shingle: str = "auto"  # auto (from the label's script) | word | char
     word_ngram: int = 2
     char_ngram: int = 5
@@ -55,6 +56,8 @@ class DedupConfig:
             raise ValueError(f"dedup.shingle must be auto, word or char, not {self.shingle!r}")
         if self.word_ngram < 1 or self.char_ngram < 1 or self.word_ngram > 64 or self.char_ngram > 64:
             raise ValueError("dedup.word_ngram and dedup.char_ngram must be in 1..64")
+        if not 0.0 < self.recall_weight < 1.0:
+            raise ValueError(f"dedup.recall_weight must be in (0, 1), not {self.recall_weight}")
         if self.hash_bits not in (64, 128):
             raise ValueError(f"dedup.hash_bits must be 64 or 128, not {self.hash_bits}")
 

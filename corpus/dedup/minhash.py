@@ -48,13 +48,21 @@ def permutations(num_perm: int, seed: int = 1) -> Permutations:
 
 
 @lru_cache(maxsize=64)
-def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
-    """(bands, rows) for a Jaccard threshold, from datasketch's optimiser (equal FP/FN weights)."""
+def lsh_params(threshold: float, num_perm: int, recall_weight: float = 0.5) -> tuple[int, int]:
+    """(bands, rows) for a Jaccard threshold, from datasketch's optimiser.
+
+    `recall_weight` is the optimiser's false-negative weight (the false-positive weight is 1 minus
+    it). Every candidate pair is verified before anything is removed, so an LSH false positive costs
+    only a comparison while a false negative is a missed duplicate: weights above 0.5 move the S-curve's
+    knee below the threshold.
+    """
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"dedup threshold must be in (0, 1), not {threshold}")
+    if not 0.0 < recall_weight < 1.0:
+        raise ValueError(f"dedup recall_weight must be in (0, 1), not {recall_weight}")
     from datasketch.lsh import _optimal_param
 
-    bands, rows = _optimal_param(threshold, num_perm, 0.5, 0.5)
+    bands, rows = _optimal_param(threshold, num_perm, 1.0 - recall_weight, recall_weight)
     return int(bands), int(rows)
 
 
@@ -86,10 +94,12 @@ def signatures(hashes: np.ndarray, per_line: np.ndarray, perm: Permutations) -> 
 
 
 def band_hashes(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """One uint64 hash per band of `rows` signature values: `(lines, bands)`.
+    """One uint32 hash per band of `rows` signature values: `(lines, bands)`.
 
     Band hashes are what LSH groups on; two lines whose signatures agree on all rows of a band share
-    that band's hash. A distributed engine shuffles (band, hash) -> row by this key.
+    that band's hash. A distributed engine shuffles (band, hash) -> row by this key. 32 bits halve the
+    largest array of the stage (bands x 4 bytes per line); the price is chance collisions (about
+    n^2 / 2^33 pairs per band, 12k at 10M lines), which become candidates and fail verification.
     """
     n = sig.shape[0]
     if bands * rows > sig.shape[1]:
@@ -98,7 +108,7 @@ def band_hashes(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     acc = np.zeros((n, bands), dtype=np.uint64)
     for j in range(rows):
         acc += (block[:, :, j] + np.uint64(1)) * _POS[j]
-    return fmix64(acc)
+    return (fmix64(acc) >> _S32).astype(np.uint32)
 
 
 def estimate_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray:

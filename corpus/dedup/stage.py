@@ -7,7 +7,7 @@ so memory grows by tens of bytes per line, never with the text:
 1. **exact**: xxh3-128 of every line's normalised key (16 B/line). Inside a group of equal keys the
    first row is kept; the others are `dedup:exact`, score 1.0, pointing at it.
 2. **signatures**: for exact survivors whose near key has at least `min_chars` code points, script-
-   aware shingles -> MinHash signature -> one uint64 per LSH band (8 B x bands per line). Signatures
+   aware shingles -> MinHash signature -> one uint32 per LSH band (4 B x bands per line). Signatures
    themselves are kept only while they fit `signature_memory_mb`.
 3. **candidates**: band columns are sorted and bucketed (`lsh.py`) into candidate pairs.
 4. **verify**: signatures of candidate rows (kept, or recomputed in an extra pass) give the
@@ -88,7 +88,7 @@ def _signature_pass(batches: Batches, wanted: np.ndarray, cfg: DedupConfig, word
     """
     perm = permutations(cfg.num_perm, cfg.seed)
     total = int(wanted.sum())
-    band_matrix = np.empty((total, bands), dtype=np.uint64)
+    band_matrix = np.empty((total, bands), dtype=np.uint32)
     sigs = np.empty((total, cfg.num_perm), dtype=np.uint32) if keep_sigs else None
     at, last = 0, -1
     for df in batches(["text"]):
@@ -129,7 +129,7 @@ def _near(batches: Batches, row_ids: np.ndarray, rep: np.ndarray, near_len: np.n
     stats["near_eligible"] = int(len(elig_rows))
     if len(elig_rows) < 2:
         return empty
-    bands, rows_per_band = lsh_params(cfg.threshold, cfg.num_perm)
+    bands, rows_per_band = lsh_params(cfg.threshold, cfg.num_perm, cfg.recall_weight)
     keep = len(elig_rows) * cfg.num_perm * 4 <= cfg.signature_memory_mb * 2**20
     band_matrix, sigs = _signature_pass(batches, _row_mask(row_ids, elig_rows), cfg, word_mode, bands,
                                         rows_per_band, keep)
@@ -181,7 +181,7 @@ class DedupStage:
         n = len(row_ids)
         stats: dict[str, Any] = {"lines": n, "shingles": cfg.shingle_name(label), "threshold": cfg.threshold}
         if cfg.near:
-            bands, rows_per_band = lsh_params(cfg.threshold, cfg.num_perm)
+            bands, rows_per_band = lsh_params(cfg.threshold, cfg.num_perm, cfg.recall_weight)
             stats.update(num_perm=cfg.num_perm, bands=bands, rows=rows_per_band)
             near_rows, near_twin, near_sim = _near(batches, row_ids, rep, near_len, cfg, word_mode, stats)
         else:

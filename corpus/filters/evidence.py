@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+
 from glotforge.corpus.filters.stage import QualityStage
 from glotforge.corpus.scripts import ScriptStage, label_script
 
@@ -214,3 +215,47 @@ def junk_report(results: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, Any]]:
         "rate": float(results["reason"].is_not_null().mean() or 0.0),
     }
     return per, summary
+
+
+def evidence(
+    df: pl.DataFrame, min_units: int = 50, seed: int = 0, worst: int = 10
+) -> tuple[dict[str, Any], str]:
+    """Both figures for a (label, text) frame: (JSON-able summary, printable report)."""
+    clean = run_filters(df.select("label", "text"))
+    judged, clean_summary = clean_report(clean, min_units=min_units)
+    junk = make_junk(df.select("label", "text"), seed=seed)
+    per_kind, junk_summary = junk_report(run_filters(junk))
+    # the same junk with the script stage annotating only: what the quality filters catch on their own
+    alone, alone_summary = junk_report(run_filters(junk, script_config={"reject": False}))
+    per_kind = per_kind.join(alone.select("kind", quality_alone=pl.col("rate")), on="kind", how="left")
+    junk_summary["quality_alone_rate"] = alone_summary["rate"]
+    lines = [
+        f"clean text: {clean_summary['labels_judged']} labels with >= {min_units} text units, "
+        f"{clean_summary['units_judged']} units; rejected {clean_summary['rejected_judged']} "
+        f"({clean_summary['rejected_judged'] / max(clean_summary['units_judged'], 1):.3%}); "
+        f"worst label {clean_summary['max_rate']:.2%}; labels over 2%: {clean_summary['labels_over_2pct']}",
+        f"  not text (bare numbers, no letters), rejected by design and not counted: {clean_summary['non_text_units']}",
+        f"  rejections by reason: {clean_summary['by_reason']}",
+        f"  worst {worst} labels:",
+    ]
+    for row in judged.head(worst).iter_rows(named=True):
+        lines.append(
+            f"    {row['label']:<10} {row['rejected']:>3}/{row['units']:<4} {row['rate']:6.2%}  {row['top_reason'] or ''}"
+        )
+    lines.append(
+        f"junk: {junk_summary['lines']} generated lines ({len(JUNK_KINDS)} kinds x {junk['label'].n_unique()} labels); "
+        f"caught {junk_summary['caught']} ({junk_summary['rate']:.2%}); "
+        f"by the quality stage alone: {junk_summary['quality_alone_rate']:.2%}"
+    )
+    lines.append(f"    {'kind':<16} {'caught':>7} {'quality':>8}  most frequent reason")
+    for row in per_kind.iter_rows(named=True):
+        lines.append(
+            f"    {row['kind']:<16} {row['rate']:7.2%} {row['quality_alone']:8.2%}  {row['top_reason'] or ''}"
+        )
+    summary = {
+        "clean": clean_summary,
+        "worst": judged.head(worst).to_dicts(),
+        "junk": junk_summary,
+        "junk_by_kind": per_kind.to_dicts(),
+    }
+    return summary, "\n".join(lines)

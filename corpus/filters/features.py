@@ -19,6 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 import polars as pl
+
 from glotforge.corpus.filters import ngrams
 from glotforge.corpus.script_table import load_table
 from glotforge.corpus.scripts import script_data
@@ -146,7 +147,9 @@ def _word_ids(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     flat = words.explode().str.replace_all(r"^[\p{P}\p{S}\p{N}\s]+|[\p{P}\p{S}\p{N}\s]+$", "")
     keep = (flat.str.len_bytes() > 0).fill_null(False).to_numpy()
     rows = np.repeat(np.arange(len(per_row)), per_row)
-    return flat.filter(pl.Series(keep)).hash(seed=0).to_numpy(), np.bincount(rows[keep], minlength=len(per_row))
+    return flat.filter(pl.Series(keep)).hash(seed=0).to_numpy(), np.bincount(
+        rows[keep], minlength=len(per_row)
+    )
 
 
 def compute(df: pl.DataFrame, params: FeatureParams) -> pl.DataFrame:

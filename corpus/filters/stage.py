@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
 from glotforge.corpus.filters import features as feats
 from glotforge.corpus.filters.rules import DEFAULTS, evaluate, thresholds_of
 from glotforge.corpus.filters.thresholds import auto_thresholds

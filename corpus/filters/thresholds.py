@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+
 from glotforge.corpus.filters.rules import NUMERIC_RULES, RULES
 
 #: [floor, ceiling] of each automatic cutoff, unless `auto_bounds.<key>` in the recipe says otherwise.

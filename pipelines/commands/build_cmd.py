@@ -52,9 +52,8 @@ def make_engine(engine: str, workers: int | None, address: str | None):
 
 
 @click.command()
-@click.argument("sources", type=click.Path(path_type=Path))
-@click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder (corpus/, rejected/, stats/).")
+@click.argument("sources")
+@click.option("-o", "--out", required=True, help="Output folder or fsspec URL (corpus/, rejected/, stats/).")
 @recipe_options
 @engine_options
 @click.option("--stages", default=None, metavar="A,B,...",
@@ -63,10 +62,13 @@ def make_engine(engine: str, workers: int | None, address: str | None):
               help="Quality thresholds from the recipe, or derived per language from its own data.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted build in OUT, skipping finished work.")
 @click.option("--force", is_flag=True, help="Delete a previous build in OUT and start again.")
-def build(sources: Path, out: Path, config: Path | None, overrides: tuple[str, ...], workers: int | None,
+def build(sources: str, out: str, config: Path | None, overrides: tuple[str, ...], workers: int | None,
           engine: str, address: str | None, stages: str | None, thresholds: str | None, resume: bool,
           force: bool) -> None:
     """Build a per-language-script Parquet corpus from SOURCES (a directory or a TOML manifest).
+
+    SOURCES and OUT may be local paths or fsspec URLs (s3://, gs://, hf://, file://); credentials come
+    from each filesystem's usual environment and configuration.
 
     Every line read ends either in OUT/corpus/<label>/ or in OUT/rejected/<label>/ with a reason;
     counts per source and label are written to OUT/stats/.
@@ -107,14 +109,13 @@ def stages() -> None:
 
 @click.command(name="run")
 @click.argument("stage_list", metavar="STAGE[,STAGE...]")
-@click.argument("corpus", type=click.Path(file_okay=False, path_type=Path))
-@click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder for the new corpus (never the input).")
+@click.argument("corpus")
+@click.option("-o", "--out", required=True, help="Output folder or URL for the new corpus (never the input).")
 @recipe_options
 @engine_options
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in OUT.")
 @click.option("--force", is_flag=True, help="Delete a previous result in OUT and start again.")
-def run_cmd(stage_list: str, corpus: Path, out: Path, config: Path | None, overrides: tuple[str, ...],
+def run_cmd(stage_list: str, corpus: str, out: str, config: Path | None, overrides: tuple[str, ...],
             workers: int | None, engine: str, address: str | None, resume: bool, force: bool) -> None:
     """Apply STAGE[,STAGE...] to CORPUS, a folder written by `glot build` (or `glot run`).
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from glotforge.corpus.corpus_stats import StatsMismatchError, compute_stats
 from rich.console import Console
+
+from glotforge.corpus.corpus_stats import StatsMismatchError, compute_stats
 
 OUT_ARG = click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
 CHECK_OPT = click.option("--check/--no-check", default=True, show_default=True,
