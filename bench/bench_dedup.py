@@ -33,6 +33,7 @@ from pathlib import Path  # noqa: E402
 import polars as pl  # noqa: E402
 from dedup_data import frame, pool, stream  # noqa: E402
 from dedup_quality import DEFAULT_DATA, EDITS, REQUIRED, build_set, run, score  # noqa: E402
+
 from glotforge.corpus.dedup.minhash import lsh_params  # noqa: E402
 from glotforge.corpus.dedup.stage import DedupStage, dedup_frame  # noqa: E402
 from glotforge.pipelines.recipe import default_recipe  # noqa: E402

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import polars as pl
+
 from glotforge.corpus.langid import LangIdStage, load_model
 from glotforge.corpus.lid_train import FASTTEXT_DEFAULTS, train_lid_from_corpus
 

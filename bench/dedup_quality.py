@@ -27,6 +27,7 @@ from pathlib import Path
 
 import polars as pl
 import regex
+
 from glotforge.corpus.dedup.normalize import normalize
 from glotforge.corpus.dedup.stage import DedupConfig, dedup_frame
 from glotforge.pipelines.recipe import default_recipe

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import polars as pl
 from bench_langid import corpus_layout
+
 from glotforge.corpus.lid_eval import evaluate_model, format_report
 from glotforge.corpus.lid_train import FASTTEXT_DEFAULTS, train_lid_from_corpus
 
@@ -51,12 +52,16 @@ def main() -> None:
         train_s = time.perf_counter() - t0
         rep = evaluate_model(res.model_path, test.select("text", "label"))
         noh = evaluate_model(res.model_path, test.filter(pl.col("kind") != "heading").select("text", "label"))
+        grp = evaluate_model(res.model_path, test.select("text", "label"), match="group")
     print(f"train: {train.height:,} lines, {train['label'].n_unique()} labels, {train_s:.0f} s ({ft})")
     print(format_report(rep, 20))
     print(f"\nwithout headings: {noh.lines:,} lines, macro-F1 {noh.macro_f1:.4f}, accuracy {noh.accuracy:.4f}")
+    print(f"as the langid stage judges (match=group: macrolanguages, close varieties count as the same): "
+          f"macro-F1 {grp.macro_f1:.4f}, accuracy {grp.accuracy:.4f}")
     summary = {"train_lines": train.height, "test_lines": test.height, "labels": rep.labels, "fasttext": ft,
                "train_s": round(train_s, 1), "macro_f1": rep.macro_f1, "accuracy": rep.accuracy,
                "macro_f1_no_headings": noh.macro_f1, "accuracy_no_headings": noh.accuracy,
+               "macro_f1_group": grp.macro_f1, "accuracy_group": grp.accuracy,
                "worst": [s.__dict__ for s in rep.worst(15)], "confused": rep.confused[:15]}
     if not args.no_peer:
         try:

@@ -44,22 +44,22 @@ def _recipe_config(out: Path) -> dict:
     return dict((build.get("recipe") or {}).get("langid") or {})
 
 
-def _scan(out: Path) -> pl.DataFrame:
+def _scan(out: Path) -> pl.LazyFrame | None:
+    """Rows with a prediction from corpus and rejected files, lazily; text is reduced to its length so
+    the audit of a big build never holds the text in memory."""
     frames = []
     for kind in ("corpus", "rejected"):
         for f in sorted((out / kind).glob("*/part-*.parquet")):
             names = pl.read_parquet_schema(f)
             if "lid_label" not in names:
                 continue
-            cols = [c for c in COLUMNS if c in names]
-            lf = pl.scan_parquet(f).select(cols)
             reason = pl.col("reason") if "reason" in names else pl.lit(None, dtype=pl.Utf8)
-            lf = pl.scan_parquet(f).select(*cols, reason.alias("reason")) if kind == "rejected" else \
-                lf.with_columns(pl.lit(None, dtype=pl.Utf8).alias("reason"))
-            frames.append(lf.filter(pl.col("lid_label").is_not_null()))
-    if not frames:
-        return pl.DataFrame(schema={**{c: pl.Utf8 for c in COLUMNS}, "lid_score": pl.Float32, "reason": pl.Utf8})
-    return pl.concat(frames, how="vertical_relaxed").collect()
+            frames.append(pl.scan_parquet(f).select(
+                pl.col("source").cast(pl.Utf8), pl.col("label").cast(pl.Utf8),
+                pl.col("text").str.len_chars().cast(pl.Int64).alias("nchars"), pl.col("lid_label").cast(pl.Utf8),
+                pl.col("lid_score").cast(pl.Float64), reason.cast(pl.Utf8).alias("reason"),
+            ).filter(pl.col("lid_label").is_not_null()))
+    return pl.concat(frames) if frames else None
 
 
 def _as_model_label(shown: str) -> ModelLabel:
@@ -79,27 +79,29 @@ def lid_audit(out_dir: str | os.PathLike, config: dict | None = None) -> pl.Data
     cfg = LangIdConfig.from_dict({k: v for k, v in raw.items() if k in LangIdConfig.__dataclass_fields__})
     groups = LabelGroups(cfg.groups_file or None, cfg.groups, cfg.iso_macrolanguages)
     stage = LangIdStage({k: v for k, v in raw.items() if k in LangIdConfig.__dataclass_fields__})
-    df = _scan(out)
-    if df.height == 0:
+    lf = _scan(out)
+    if lf is None:
         return pl.DataFrame(schema=AUDIT_SCHEMA)
-
-    pairs = df.select("lid_label", "label").unique()
-    same = {(p, d): groups.same(_as_model_label(p), d) for p, d in pairs.iter_rows()}
+    pairs = lf.select("lid_label", "label").unique().collect()
+    if pairs.height == 0:
+        return pl.DataFrame(schema=AUDIT_SCHEMA)
+    labels = sorted(set(pairs["label"].to_list()))
     known: dict[str, bool | None] = {}
-    for label in df["label"].unique().to_list():
+    for label in labels:
         try:
             known[label] = stage.knows(label) if cfg.model else None
         except Exception:  # model moved or unreadable: audit on shares only
             known[label] = None
-    thresholds = {lab: float(cfg.setting(lab, "threshold")) for lab in known}
-    min_chars = {lab: int(cfg.setting(lab, "min_chars")) for lab in known}
-
-    df = df.with_columns(
-        pl.struct("lid_label", "label").map_elements(lambda r: not same[(r["lid_label"], r["label"])],
-                                                     return_dtype=pl.Boolean).alias("elsewhere"),
-        pl.col("label").replace_strict(thresholds, return_dtype=pl.Float64).alias("thr"),
-        pl.col("label").replace_strict(min_chars, return_dtype=pl.Int64).alias("minc"),
-    ).filter(pl.col("text").str.len_chars() >= pl.col("minc"))
+    # per (prediction, declared) pair and per declared label: small tables joined onto the rows
+    same = pairs.with_columns(pl.Series("elsewhere", [not groups.same(_as_model_label(p), d)
+                                                      for p, d in pairs.iter_rows()], dtype=pl.Boolean))
+    per_label = pl.DataFrame({"label": labels,
+                              "thr": [float(cfg.setting(x, "threshold")) for x in labels],
+                              "minc": [int(cfg.setting(x, "min_chars")) for x in labels]})
+    df = (lf.join(same.lazy(), on=["lid_label", "label"], how="left")
+          .join(per_label.lazy(), on="label", how="left")
+          .filter(pl.col("nchars") >= pl.col("minc"))
+          .collect())
 
     top = (df.group_by("source", "label", "lid_label").agg(pl.len().alias("n"))
            .with_columns((pl.col("n") / pl.col("n").sum().over("source", "label")).alias("share"))

@@ -159,7 +159,8 @@ def _after_build_hooks(out: Path, plan: Plan) -> None:
         write_lid_audit(out)
 
 
-def print_summary(summary: BuildSummary, stream=sys.stdout) -> None:
+def print_summary(summary: BuildSummary, stream=None) -> None:
+    stream = stream or sys.stdout  # looked up at call time (CliRunner swaps sys.stdout)
     for w in summary.warnings:
         print(f"warning: {w}", file=sys.stderr)
     resumed = ""

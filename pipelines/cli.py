@@ -36,3 +36,11 @@ main.add_command(lid)
 from glotforge.pipelines.commands.filters import filters  # noqa: E402
 
 main.add_command(filters)
+
+from glotforge.pipelines.commands.train_cmd import train  # noqa: E402
+
+main.add_command(train)
+
+from glotforge.pipelines.commands.eval_cmd import eval_cmd  # noqa: E402
+
+main.add_command(eval_cmd)

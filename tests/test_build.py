@@ -166,8 +166,9 @@ name = "Bible"
     (lambda d: None, "no such file or directory"),
     (lambda d: (d / "x.toml").write_text("[[source]]\npath = 3\n[", "utf-8"), "not a valid TOML manifest"),
     (lambda d: (d / "x.toml").write_text('[[source]]\npath = "nothing*.txt"\n', "utf-8"), "no file matches"),
-    (lambda d: (d / "x.toml").write_text('[[source]]\npath = "a.txt"\nlanguage = "xx-Latn"\n', "utf-8")
-     or (d / "a.txt").write_text("hi\n"), "unknown language code 'xx'"),
+    (lambda d: [(d / "a.txt").write_text("hi\n"),
+                (d / "x.toml").write_text('[[source]]\npath = "a.txt"\nlanguage = "xx-Latn"\n', "utf-8")],
+     "unknown language code 'xx'"),
 ])
 def test_user_errors_are_one_line_without_traceback(tmp_path, setup, message):
     setup(tmp_path)

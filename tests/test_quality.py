@@ -94,11 +94,24 @@ def roots_words(text: str) -> list[str]:
 
 
 def test_longest_run_and_row_edges():
-    texts = ["", "aab", "bbbbb", "b", "", "xyyyz!!!!!"]
+    texts = ["", "aab", "bbbbb", "b", "", "xyyyz!!!!!", "", ""]
     lengths = np.array([len(t) for t in texts])
     cps = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
     letter = np.array([c.isalpha() for c in "".join(texts)])
-    assert ngrams.longest_run(cps, lengths, letter).tolist() == [0, 2, 5, 1, 0, 3]
+    assert ngrams.longest_run(cps, lengths, letter).tolist() == [0, 2, 5, 1, 0, 3, 0, 0]
+
+
+def test_edge_batches_keep_shape():
+    for texts, label in [
+        ([], "eng_Latn"),
+        (["", None, "   "], "eng_Latn"),
+        (["x" * 30000, "a b", "", ""], "eng_Latn"),
+        (["ภาษาไทย" * 3000, ""], "tha_Thai"),
+        (["😀😀😀", "ﷺ", "Ⅻ"], "arb_Arab"),
+    ]:
+        out = QualityStage({}).apply(frame(label, texts))
+        assert out.height == len(texts)
+        assert all(r is None or r.startswith("quality:") for r in out["reason"].to_list())
 
 
 def test_link_and_number_rules_in_several_scripts():
@@ -167,6 +180,8 @@ def test_repetition_rules():
     assert reasons("arb_Arab", ["ههههههههههه", "هههه"]) == ["quality:char_run", None]
     assert reasons("eng_Latn", ["buy now buy now buy now buy now buy now"]) == ["quality:char_repetition"]
     assert reasons("ukr_Cyrl", ["так так так так так так так так"]) == ["quality:char_repetition"]
+    assert reasons("heb_Hebr", ["לחץ כאן לחץ כאן לחץ כאן לחץ כאן"]) == ["quality:char_repetition"]
+    assert reasons("khm_Khmr", ["សួស្តីសួស្តីសួស្តីសួស្តីសួស្តីសួស្តី"]) == ["quality:char_repetition"]
     # word repetition alone: distinct long words repeated as a 5-gram block
     line = "alpha bravo charlie delta echo foxtrot alpha bravo charlie delta echo foxtrot"
     out = QualityStage({"max_char_repetition": False}).apply(frame("eng_Latn", [line]))
@@ -180,6 +195,12 @@ def test_repetition_rules():
 def test_ratio_rules_forgive_short_headings():
     assert reasons("roh_Latn", ["Art. 28:", "Член 26", "第29条"]) == [None, None, None]
     assert reasons("heb_Hebr", ["טלפון 0123456789 0123456789"]) == ["quality:digits"]
+    assert reasons("hin_Deva", ["पृष्ठ १२३४५६७८९० १२३४५६७८९०", "अनुच्छेद १२"]) == ["quality:digits", None]
+    assert reasons("cmn_Hans", ["你好！！！！？？？？。。。。，，，，", "第一条：人人生而自由。"]) == [
+        "quality:punctuation",
+        None,
+    ]
+    assert reasons("arb_Arab", ["مرحبا ★★★ ♥♥♥ ☺☺☺ ✓✓✓ ☆☆☆"]) == ["quality:special_chars"]
     assert reasons("eng_Latn", ["a !!!! ???? .... ;;;; ,,,,"]) == ["quality:punctuation"]
     assert reasons("eng_Latn", ["ok ★★ ♥♥ ☺☺ ✓✓ ☆☆ ♪♪ ☀☀"]) == [
         "quality:special_chars"
@@ -242,6 +263,12 @@ def test_auto_thresholds_per_label():
     assert 0.15 <= report["thresholds"]["max_char_repetition"] <= 0.35
     assert isinstance(report["thresholds"]["max_word_chars"], int)
     assert rejections.height <= 0.03 * len(texts)
+    # a label larger than the sample cap: cutoffs from every 2^k-th line, verdicts in a second pass
+    sampled, big = QualityStage({"thresholds": "auto", "auto_sample": 100, "auto_min_lines": 50}).decide(
+        "eng_Latn", _batches(frame("eng_Latn", texts))
+    )
+    assert big["threshold_sample"]["every"] == 4 and big["threshold_sample"]["lines"] <= 100
+    assert junk_rows <= set(sampled["row"].to_list()) and big["lines"] == len(texts)
     # too few lines: the (layered) defaults are used and reported as such
     _, small = stage.decide("eng_Latn", _batches(frame("eng_Latn", texts[:50])))
     assert small["threshold_origin"]["max_char_repetition"] == "default"
@@ -286,3 +313,24 @@ def test_generated_junk_is_caught(sample_results):
     per_kind, summary = evidence.junk_report(evidence.run_filters(junk.select("label", "text", "kind")))
     assert summary["rate"] >= 0.95
     assert per_kind["rate"].min() >= 0.9, per_kind
+
+
+def test_cli_filters_evidence(tmp_path):
+    from click.testing import CliRunner
+
+    from glotforge.pipelines.cli import main
+
+    data = tmp_path / "small.parquet"
+    pl.read_parquet(SAMPLE).filter(pl.col("label").is_in(["eng_Latn", "arb_Arab", "tha_Thai"])).write_parquet(
+        data
+    )
+    out = tmp_path / "ev.json"
+    result = CliRunner().invoke(main, ["filters", "evidence", str(data), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "clean text: 3 labels" in result.output and "junk: 39 generated lines" in result.output
+    import json
+
+    figures = json.loads(out.read_text("utf-8"))
+    assert figures["clean"]["max_rate"] <= 0.02 and figures["junk"]["rate"] >= 0.95
+    bad = CliRunner().invoke(main, ["filters", "evidence", str(tmp_path / "nope.parquet")])
+    assert bad.exit_code != 0

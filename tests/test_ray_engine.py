@@ -25,15 +25,17 @@ import pytest
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'glotforge[ray]')")
 
 import fault_injection  # noqa: E402
-from build_helpers import copy_sample_sources, output_bytes  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 from fault_injection import FaultyExecutor, attempts  # noqa: E402
-from glotforge.pipelines.build import build  # noqa: E402
+
+from glotforge.pipelines.build import build, run_stages  # noqa: E402
 from glotforge.pipelines.cli import main  # noqa: E402
 from glotforge.pipelines.ray_executor import RayExecutor  # noqa: E402
 from glotforge.pipelines.recipe import load_recipe  # noqa: E402
 from glotforge.pipelines.runner import LocalExecutor, TaskError  # noqa: E402
 from glotforge.pipelines.tasks import run_map  # noqa: E402
+
+from build_helpers import copy_sample_sources, output_bytes  # noqa: E402
 
 pytestmark = pytest.mark.ray
 GLOT = [sys.executable, "-m", "glotforge.pipelines"]
@@ -65,6 +67,12 @@ def ray_instance():
     finally:
         ray.shutdown()
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def _differs(got: dict[str, bytes], want: dict[str, bytes]) -> str:
+    """Which output files differ (a readable failure message instead of two byte dumps)."""
+    names = sorted(set(got) ^ set(want)) + sorted(n for n in set(got) & set(want) if got[n] != want[n])
+    return f"{len(names)} output file(s) differ: {names[:10]}"
 
 
 def _victim(src: Path) -> str:
@@ -104,7 +112,7 @@ def test_interrupted_ray_build_resumes_under_local_engine(reference, tmp_path):
         assert sum(pl.read_parquet(p).height for p in kept) == data["kept"]
     summary = build(src, out, load_recipe(), LocalExecutor(1, progress=False), resume=True)
     assert summary.map_skipped == len(markers)
-    assert output_bytes(out) == ref
+    assert (got := output_bytes(out)) == ref, _differs(got, ref)
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -113,7 +121,7 @@ def test_ray_output_is_byte_identical_to_local(reference, ray_instance, tmp_path
     out = tmp_path / "out"
     summary = build(src, out, load_recipe(), RayExecutor(workers, progress=False))
     assert summary.kept > 0 and len(ref) > 10
-    assert output_bytes(out) == ref
+    assert (got := output_bytes(out)) == ref, _differs(got, ref)
 
 
 def test_cli_engine_ray(reference, ray_instance, tmp_path):
@@ -121,7 +129,7 @@ def test_cli_engine_ray(reference, ray_instance, tmp_path):
     out = tmp_path / "out"
     result = CliRunner().invoke(main, ["build", str(src), "-o", str(out), "--engine", "ray", "-j", "2"])
     assert result.exit_code == 0, result.output
-    assert output_bytes(out) == ref
+    assert (got := output_bytes(out)) == ref, _differs(got, ref)
 
 
 def test_run_failed_under_local_resumes_under_ray(reference, ray_instance, tmp_path):
@@ -134,7 +142,7 @@ def test_run_failed_under_local_resumes_under_ray(reference, ray_instance, tmp_p
     assert "RuntimeError: injected failure" in info.value.failures[0].error
     summary = build(src, out, load_recipe(), RayExecutor(2, progress=False), resume=True)
     assert summary.map_skipped == _n_sources(src) - 1
-    assert output_bytes(out) == ref
+    assert (got := output_bytes(out)) == ref, _differs(got, ref)
 
 
 def test_worker_killed_mid_shard_is_retried_and_output_is_identical(reference, ray_instance, tmp_path):
@@ -160,7 +168,7 @@ def test_shard_that_kills_its_worker_three_times_is_reported(reference, ray_inst
     assert len(list((out / "_work" / "done").glob("map-*.json"))) == _n_sources(src) - 1
     result = CliRunner().invoke(main, ["build", str(src), "-o", str(out), "--resume", "--engine", "ray"])
     assert result.exit_code == 0, result.output
-    assert output_bytes(out) == ref
+    assert (got := output_bytes(out)) == ref, _differs(got, ref)
 
 
 def test_task_exception_is_reported_like_the_local_engine(ray_instance):
@@ -169,3 +177,17 @@ def test_task_exception_is_reported_like_the_local_engine(ray_instance):
     [failure] = info.value.failures
     assert failure.item == "x" and failure.error.startswith("ValueError: invalid literal for int()")
     assert RayExecutor(2, progress=False).map(abs, [-3, 1, -2]) == [3, 1, 2]
+
+
+def test_glot_run_on_a_built_corpus_is_identical_under_ray(reference, ray_instance, tmp_path):
+    """`glot run STAGES IN -o OUT --engine ray` (stages on an already built corpus) matches the local engine."""
+    src = reference[0]
+    base = tmp_path / "base"
+    build(src, base, load_recipe(), LocalExecutor(1, progress=False), stages=["script"])
+    local = tmp_path / "local"
+    run_stages(base, local, load_recipe(), ["quality", "dedup"], LocalExecutor(1, progress=False))
+    result = CliRunner().invoke(main, ["run", "quality,dedup", str(base), "-o", str(tmp_path / "ray"),
+                                       "--engine", "ray", "-j", "2"])
+    assert result.exit_code == 0, result.output
+    want = output_bytes(local)
+    assert (got := output_bytes(tmp_path / "ray")) == want and len(want) > 10, _differs(got, want)

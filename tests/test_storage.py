@@ -11,13 +11,14 @@ from pathlib import Path
 import fsspec
 import polars as pl
 import pytest
-from build_helpers import SAMPLE_SOURCES, copy_sample_sources, output_bytes
 from click.testing import CliRunner
 
 from glotforge.pipelines.build import build, run_stages
 from glotforge.pipelines.cli import main
 from glotforge.pipelines.recipe import load_recipe
 from glotforge.pipelines.runner import LocalExecutor
+
+from build_helpers import SAMPLE_SOURCES, copy_sample_sources, output_bytes
 
 STAGES = ["script", "quality", "dedup"]
 

@@ -76,9 +76,10 @@ class LabelRows:
 
 
 def heldout_texts(
-    corpus_dir: str | Path, heldout: HeldOut = HeldOut(), max_lines: int | None = None
+    corpus_dir: str | Path, heldout: HeldOut | None = None, max_lines: int | None = None
 ) -> dict[str, list[str]]:
     """label → held-out lines (the rows training never reads), in row order."""
+    heldout = heldout or HeldOut()
     out: dict[str, list[str]] = {}
     for label, files in corpus_files(corpus_dir).items():
         rows = LabelRows(files)

@@ -49,7 +49,7 @@ def _device() -> torch.device:
 
 
 @torch.no_grad()
-def pseudo_log_likelihood(model, tok, texts: list[str], max_len: int = 128, batch_size: int = 64) -> dict:
+def pseudo_log_likelihood(model, tok, texts: list[str], max_len: int = 128, batch_size: int = 128) -> dict:
     """Sum of log p(token | rest) over the non-special tokens of `texts` (each masked in turn)."""
     dev = next(model.parameters()).device
     head = mlm_head(model)
@@ -158,10 +158,11 @@ def evaluate_models(
     layer: int | None = None,
     max_lines: int = 10,
     max_len: int = 128,
-    heldout: HeldOut = HeldOut(),
+    heldout: HeldOut | None = None,
     echo=print,
 ) -> dict[str, Any]:
     """Evaluate every model (name → folder or hub id) on the same data; write eval.json/eval.md."""
+    heldout = heldout or HeldOut()
     texts = heldout_texts(corpus, heldout, max_lines) if corpus else {}
     articles = parallel_articles(parallel)
     result: dict[str, Any] = {

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+
 from glotforge.corpus.dedup.config import DedupConfig
 from glotforge.corpus.dedup.lsh import candidates
 from glotforge.corpus.dedup.minhash import band_hashes, estimate_jaccard, lsh_params, permutations, signatures
@@ -124,7 +125,7 @@ def _near(batches: Batches, row_ids: np.ndarray, rep: np.ndarray, near_len: np.n
     """Near-duplicate decisions among exact survivors (dense indices): (removed, kept twin, similarity)."""
     n = len(row_ids)
     empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64))
-    eligible = (rep == np.arange(n)) & (near_len >= cfg.min_chars)
+    eligible = (rep == np.arange(n)) & (near_len >= max(cfg.min_chars, 1))
     elig_rows = np.flatnonzero(eligible)
     stats["near_eligible"] = int(len(elig_rows))
     if len(elig_rows) < 2:
@@ -154,12 +155,21 @@ def _near(batches: Batches, row_ids: np.ndarray, rep: np.ndarray, near_len: np.n
     return resolve_greedy(a[ok], b[ok], sim[ok])
 
 
-def _fetch(batches: Batches, wanted: np.ndarray, columns: list[str]) -> pl.DataFrame:
-    """The rows flagged in `wanted` with `columns`, sorted by row."""
-    parts = [df.filter(pl.Series(wanted[df["row"].to_numpy().astype(np.int64)])) for df in batches(columns)]
-    parts = [p for p in parts if p.height]
+def _fetch(batches: Batches, wanted: np.ndarray, with_text: np.ndarray) -> pl.DataFrame:
+    """`source`/`line` of the rows flagged in `wanted`, and `text` only where `with_text` (row-id masks).
+
+    Twins can be a large share of a label; their text is not needed, only the report's examples.
+    """
+    parts = []
+    for df in batches(["source", "line", "text"]):
+        row = df["row"].to_numpy().astype(np.int64)
+        sel = wanted[row]
+        if sel.any():
+            part = df.filter(pl.Series(sel))
+            keep_text = pl.Series(with_text[row[sel]])
+            parts.append(part.with_columns(text=pl.when(keep_text).then(pl.col("text"))))
     if not parts:
-        return pl.DataFrame(schema={"row": pl.UInt64, **{c: pl.Utf8 for c in columns}})
+        return pl.DataFrame(schema={"row": pl.UInt64, "source": pl.Utf8, "line": pl.Int64, "text": pl.Utf8})
     return pl.concat(parts).sort("row")
 
 
@@ -209,7 +219,7 @@ class DedupStage:
         root = components(np.concatenate([removed, near_rows]), np.concatenate([twin[removed], near_twin]), n)
         sizes = np.bincount(root, minlength=n)
         top = _largest(root, removed, sizes, cfg.report_clusters)
-        meta = _fetch(batches, _row_mask(row_ids, np.concatenate([twin[removed], top])), ["source", "line", "text"])
+        meta = _fetch(batches, _row_mask(row_ids, np.concatenate([twin[removed], top])), _row_mask(row_ids, top))
         meta = meta.with_columns(dense=pl.Series(np.searchsorted(row_ids, meta["row"].to_numpy().astype(np.int64))))
         src = dict(zip(meta["dense"].to_list(), zip(meta["source"].to_list(), meta["line"].to_list(), strict=True),
                        strict=True))

@@ -21,21 +21,27 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
 def _hashes(vals: np.ndarray, n: int) -> np.ndarray:
-    """Polynomial hash of every window of `n` consecutive values (len(vals) - n + 1 of them)."""
+    """Polynomial hash of every window of `n` consecutive values (len(vals) - n + 1 of them).
+
+    H_a+b[i] = H_a[i] * P^b + H_b[i + a]: lengths 1, 2, 4, 8 by doubling, then the rest from the
+    binary parts, each step one multiply and one in-place add.
+    """
     have: dict[int, np.ndarray] = {1: vals}
     size = 1
     with np.errstate(over="ignore"):
         while size * 2 <= n:
             h = have[size]
-            have[size * 2] = h[:-size] * (_P**size) + h[size:]
+            nxt = h[:-size] * (_P**size)
+            nxt += h[size:]
+            have[size * 2] = nxt
             size *= 2
         result, length = have[size], size
         for part in sorted(have, reverse=True):
             if length + part <= n:
-                h = have[part]
                 m = len(vals) - (length + part) + 1
-                result = result[:m] * (_P**part) + h[length : length + m]
-                length += part
+                step = result[:m] * (_P**part)
+                step += have[part][length : length + m]
+                result, length = step, length + part
     return result
 
 
@@ -51,7 +57,7 @@ def _repeated(tokens: np.ndarray, lengths: np.ndarray, n: int) -> tuple[np.ndarr
     if per_row.sum() == 0 or len(tokens) < n:
         return empty, empty, per_row
     with np.errstate(over="ignore"):
-        h = _hashes(tokens.astype(np.uint64) + np.uint64(1), n) * _MIX
+        h = _hashes(tokens.astype(np.uint64) + np.uint64(1), n)
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
     width = np.zeros(len(lengths), dtype=np.int64)
     live = per_row > 1
@@ -133,7 +139,7 @@ def longest_run(tokens: np.ndarray, lengths: np.ndarray, countable: np.ndarray) 
         return out
     same = (tokens[1:] == tokens[:-1]) & countable[1:]
     cut = offsets[1:-1] - 1
-    same[cut[cut >= 0]] = False  # never continue a run across rows
+    same[cut[(cut >= 0) & (cut < len(same))]] = False  # never continue a run across rows
     pos = np.flatnonzero(same)
     if len(pos) == 0:
         return out

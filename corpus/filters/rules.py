@@ -76,6 +76,7 @@ DEFAULTS: dict[str, Any] = {
     "max_digit_ratio": 0.25,
     "max_punct_ratio": 0.30,
     "auto_min_lines": 200,
+    "auto_sample": 500_000,
     "auto_fence": 3.0,
     "auto_bounds": {},
 }

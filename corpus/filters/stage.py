@@ -20,6 +20,7 @@ import polars as pl
 from glotforge.corpus.filters import features as feats
 from glotforge.corpus.filters.rules import DEFAULTS, evaluate, thresholds_of
 from glotforge.corpus.filters.thresholds import auto_thresholds
+from glotforge.corpus.schema import empty_decisions
 from glotforge.corpus.scripts import label_script, layered_config, script_data
 
 #: numeric feature columns kept per line between the two passes of auto mode
@@ -92,28 +93,58 @@ class QualityStage:
     def decide(
         self, label: str, batches: Callable[[list[str]], Iterator[pl.DataFrame]]
     ) -> tuple[pl.DataFrame, dict[str, Any]]:
-        """Label scope (`thresholds = "auto"`): derive this label's cutoffs, then judge its lines."""
+        """Label scope (`thresholds = "auto"`): derive this label's cutoffs, then judge its lines.
+
+        Memory stays bounded for any label size: features of at most `auto_sample` lines are kept
+        (every line while the label is small, else every 2^k-th line by canonical row number, which
+        is deterministic). Small labels are judged on the kept features in one pass; large ones in
+        a second pass that measures each batch again against the cutoffs.
+        """
         settings = self.settings(label)
         params = self.params(label, settings)
-        parts = []
+        cap = max(int(settings.get("auto_sample", 500_000)), 1)
+        stride, kept, lines = 1, [], 0
         for batch in batches(["text"]):
-            measured = feats.compute(batch, params).select(_KEEP)
-            parts.append(measured.with_columns(batch.get_column("row").cast(pl.UInt64).alias("row")))
-        measured = (
-            pl.concat(parts)
-            if parts
-            else pl.DataFrame(schema={**{c: pl.Float64 for c in _KEEP}, "row": pl.UInt64})
-        )
-        chosen, origin = (
-            auto_thresholds(measured, settings) if measured.height else (thresholds_of(settings), {})
-        )
-        verdict = (
-            evaluate(measured, chosen)
-            if measured.height
-            else pl.DataFrame(schema={"reason": pl.Utf8, "score": pl.Float64, "detail": pl.Utf8})
-        )
-        rejected = (
-            pl.concat([measured.select("row"), verdict], how="horizontal")
+            measured = self._measured(batch, params)
+            lines += measured.height
+            if stride > 1:
+                measured = measured.filter(pl.col("row") % stride == 0)
+            kept.append(measured)
+            while sum(k.height for k in kept) > cap:
+                stride *= 2
+                kept = [k.filter(pl.col("row") % stride == 0) for k in kept]
+        sample = pl.concat(kept) if kept else None
+        if sample is not None and sample.height:
+            chosen, origin = auto_thresholds(sample, settings)
+        else:
+            chosen, origin = thresholds_of(settings), {}
+        if stride == 1:
+            parts = [self._rejections(sample, chosen)] if sample is not None else []
+        else:
+            parts = [self._rejections(self._measured(b, params), chosen) for b in batches(["text"])]
+        rejected = pl.concat(parts) if parts else empty_decisions()
+        counts = rejected.group_by("reason").len().sort("reason")
+        report = {
+            "lines": lines,
+            "rejected": rejected.height,
+            "rejected_by_reason": dict(zip(counts["reason"].to_list(), counts["len"].to_list(), strict=True)),
+            "thresholds": chosen,
+            "threshold_origin": origin,
+            "threshold_sample": {"lines": 0 if sample is None else sample.height, "every": stride},
+        }
+        return rejected, report
+
+    @staticmethod
+    def _measured(batch: pl.DataFrame, params: feats.FeatureParams) -> pl.DataFrame:
+        measured = feats.compute(batch, params).select(_KEEP)
+        return measured.with_columns(batch.get_column("row").cast(pl.UInt64).alias("row"))
+
+    @staticmethod
+    def _rejections(measured: pl.DataFrame, chosen: dict[str, Any]) -> pl.DataFrame:
+        if measured.height == 0:
+            return empty_decisions()
+        return (
+            pl.concat([measured.select("row"), evaluate(measured, chosen)], how="horizontal")
             .filter(pl.col("reason").is_not_null())
             .select(
                 pl.col("row").cast(pl.UInt64),
@@ -124,12 +155,3 @@ class QualityStage:
                 pl.col("detail"),
             )
         )
-        counts = rejected.group_by("reason").len().sort("reason")
-        report = {
-            "lines": measured.height,
-            "rejected": rejected.height,
-            "rejected_by_reason": dict(zip(counts["reason"].to_list(), counts["len"].to_list(), strict=True)),
-            "thresholds": chosen,
-            "threshold_origin": origin,
-        }
-        return rejected, report

@@ -58,6 +58,8 @@ def auto_thresholds(
         value = settings.get(rule.key)
         if value is None or value is False or value == "":
             origin[rule.key] = "off"
+        elif rule.kind == "flag":
+            origin[rule.key] = "on"
         elif rule in NUMERIC_RULES and enough and rule.key in bounds:
             col = data.get_column(rule.feature).cast(pl.Float64).to_numpy()
             q1, q3 = np.quantile(col, [0.25, 0.75])

@@ -81,10 +81,10 @@ def train_cmd(corpus, out, vocab_size, model_type, character_coverage, sentences
 @click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False))
 @click.option(
     "--score-rule",
-    default="new",
-    show_default=True,
+    default=None,
     type=click.Choice(["new", "aligned", "below", "zero", "protect"]),
-    help="Scores of appended pieces (see docs/benchmarks.md for the measured trade-off).",
+    help="Scores of appended pieces: default 'protect' with --protect, else 'below'; 'new' = Glot500 "
+    "(measured trade-off in docs/benchmarks.md).",
 )
 @click.option("--check", "check", default=None, type=click.Path(exists=True),
               help="Texts (build folder or Parquet with label,text) to compare slow, fast and SentencePiece ids on.")  # fmt: skip
@@ -98,6 +98,7 @@ def extend_cmd(base, new, out, score_rule, check, protect, head, margin) -> None
     from glotforge.train.vocab import read_head
     from glotforge.train.vocab_merge import check_tokenizer, extend_tokenizer
 
+    score_rule = score_rule or ("protect" if protect else "below")
     if (score_rule == "protect") != (protect is not None):
         raise click.ClickException("--score-rule protect and --protect TEXTS go together")
     try:
@@ -112,7 +113,7 @@ def extend_cmd(base, new, out, score_rule, check, protect, head, margin) -> None
     except (ValueError, FileNotFoundError, RuntimeError) as e:
         raise _fail(e) from e
     click.echo(
-        f"added {info['added']:,} pieces ({info['already_in_base']:,} already in base): "
+        f"added {info['added']:,} pieces ({info['already_in_base']:,} already in base, scores: {score_rule}): "
         f"{info['base_len']:,} → {info['len']:,} ids, <mask> {info['base_mask_id']} → {info['mask_id']} → {out}"
     )
     if check:

@@ -1,0 +1,171 @@
+"""Local vs Ray engine: wall time, peak memory of driver and workers, and byte-identical outputs.
+
+    python bench/make_corpus.py --lines 1000000 --out bench/data/corpus-1m
+    python bench/make_corpus.py --lines 250000 --out bench/data/corpus-250k
+    python bench/bench_engines.py bench/data/corpus-250k bench/data/corpus-1m [--workers 1 2] [--stages ...]
+
+Every run is `glot build CORPUS -o OUT --engine E -j W` in a fresh process (what a user runs), so
+the Ray figures include starting a local Ray instance; that start is also timed on its own. Memory is
+sampled every 50 ms over the process tree and split into the driver (the `glot` process), workers
+(multiprocessing children for local; `ray::` task processes for Ray) and Ray's own services (raylet,
+GCS, object store ...). Outputs of all runs of one corpus are hashed and must be identical.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+RAY_ENV = {"RAY_AUTH_MODE": "disabled"}
+
+
+def classify(proc: psutil.Process, root: psutil.Process) -> str:
+    if proc.pid == root.pid:
+        return "driver"
+    try:
+        cmd = " ".join(proc.cmdline())
+    except psutil.Error:
+        return "other"
+    if cmd.startswith("ray::") or "multiprocessing.spawn" in cmd:
+        return "worker"
+    return "ray" if "ray" in cmd else "other"
+
+
+def watch(root: psutil.Process, stop: threading.Event, peaks: dict[str, int], cpu: dict[int, tuple]) -> None:
+    """Peak RSS of the driver, of the largest single worker, and of all Ray services together; the last
+    seen CPU time (user + system) of every process of the tree, by kind."""
+    while not stop.is_set():
+        try:
+            procs = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            procs = []
+        services = 0
+        for p in procs:
+            try:
+                rss = p.memory_info().rss
+                kind = classify(p, root)
+                times = p.cpu_times()
+                cpu[p.pid] = (kind, times.user + times.system)
+            except psutil.Error:
+                continue
+            if kind == "ray":
+                services += rss
+            else:
+                peaks[kind] = max(peaks.get(kind, 0), rss)
+        peaks["ray"] = max(peaks.get("ray", 0), services)
+        time.sleep(0.05)
+
+
+def run(cmd: list[str], env: dict[str, str]) -> tuple[float, dict[str, int], dict[str, float], str]:
+    peaks: dict[str, int] = {}
+    cpu: dict[int, tuple] = {}
+    stop = threading.Event()
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    thread = threading.Thread(target=watch, args=(psutil.Process(proc.pid), stop, peaks, cpu), daemon=True)
+    thread.start()
+    out, err = proc.communicate()
+    wall = time.perf_counter() - start
+    stop.set()
+    thread.join()
+    if proc.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{err.decode()[-3000:]}")
+    seconds: dict[str, float] = {}
+    for kind, t in cpu.values():
+        seconds[kind] = seconds.get(kind, 0.0) + t
+    return wall, peaks, seconds, out.decode()
+
+
+def tree_hash(out: Path) -> str:
+    """One hash over every output file (name + bytes), the `_work` folder excluded."""
+    h = hashlib.sha256()
+    for p in sorted(out.rglob("*")):
+        rel = p.relative_to(out)
+        if p.is_file() and rel.parts[0] != "_work":
+            h.update(rel.as_posix().encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def ray_start_seconds(env: dict[str, str], cpus: int) -> float:
+    code = ("import time, logging, ray; t = time.perf_counter(); "
+            f"ray.init(num_cpus={cpus}, include_dashboard=False, logging_level=logging.WARNING); "
+            "print(time.perf_counter() - t); ray.shutdown()")
+    return float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                check=True).stdout.strip().splitlines()[-1])
+
+
+def mib(n: int | None) -> str:
+    return f"{n / 2**20:,.0f}" if n else "-"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("corpora", type=Path, nargs="+")
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--engines", nargs="+", default=["local", "ray"])
+    ap.add_argument("--stages", default=None, help="--stages for glot build (default: the recipe's)")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per configuration (the fastest is kept)")
+    a = ap.parse_args()
+    glot = str(Path(sys.executable).with_name("glot"))
+    tmp = Path(tempfile.mkdtemp(prefix="gf-bench-"))
+    env = os.environ | RAY_ENV | {"RAY_TMPDIR": str(tmp / "ray")}
+    (tmp / "ray").mkdir()
+    rows = []
+    try:
+        start = ray_start_seconds(env, os.cpu_count() or 1) if "ray" in a.engines else 0.0
+        for corpus in a.corpora:
+            files = sum(1 for p in corpus.rglob("*") if p.is_file())
+            hashes = set()
+            for _ in range(a.repeat):
+                for engine in a.engines:
+                    for workers in a.workers:
+                        out = tmp / "out"
+                        cmd = [glot, "build", str(corpus), "-o", str(out), "--engine", engine, "-j", str(workers)]
+                        if a.stages is not None:
+                            cmd += ["--stages", a.stages]
+                        load = os.getloadavg()[0]
+                        wall, peaks, cpu, stdout = run(cmd, env)
+                        read = next((ln.split("lines read")[1].split(";")[0].strip() for ln in stdout.splitlines()
+                                     if "lines read" in ln), "?")
+                        hashes.add(tree_hash(out))
+                        shutil.rmtree(out)
+                        rows.append((corpus.name, files, read, engine, workers, wall, peaks, load, cpu))
+                        print(f"{corpus.name} {engine} -j {workers}: {wall:.1f} s (load {load:.1f})", file=sys.stderr)
+            if len(hashes) != 1:
+                sys.exit(f"{corpus}: outputs differ between runs: {hashes}")
+            print(f"{corpus.name}: every run wrote identical outputs (tree hash {hashes.pop()})", file=sys.stderr)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    best: dict[tuple, tuple] = {}
+    for row in rows:
+        key = row[0], row[3], row[4]
+        if key not in best or row[5] < best[key][5]:
+            best[key] = row
+    print(f"machine: {os.cpu_count()} cores; Ray local start (ray.init): {start:.1f} s; stages: "
+          f"{a.stages if a.stages is not None else 'recipe default'}")
+    print("| corpus | files | lines | engine | -j | wall s | vs local same -j | CPU s: driver / workers / Ray "
+          "| driver MiB | largest worker MiB | Ray services MiB | load avg |")
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for (name, engine, workers), (_, files, read, _, _, wall, peaks, load, cpu) in best.items():
+        local = best.get((name, "local", workers))
+        ratio = f"{wall / local[5]:.2f}x" if local and engine != "local" else ""
+        worker = peaks.get("worker") or (peaks.get("driver") if engine == "local" and workers == 1 else None)
+        cpus = " / ".join(f"{cpu.get(k, 0):.0f}" for k in ("driver", "worker", "ray"))
+        print(f"| {name} | {files} | {read} | {engine} | {workers} | {wall:.1f} | {ratio} | {cpus} "
+              f"| {mib(peaks.get('driver'))} "
+              f"| {mib(worker)}{' (in-process)' if engine == 'local' and workers == 1 else ''} "
+              f"| {mib(peaks.get('ray'))} | {load:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
