@@ -76,12 +76,25 @@ def clean_texts(texts: pl.Series, config: dict[str, Any]) -> pl.Series:
     return texts
 
 
+def binary_rows(texts: pl.Series, max_share: float) -> pl.Series:
+    """Rows whose share of control characters says they are binary data (or text read in the wrong
+    encoding, e.g. UTF-16 without a BOM), not text with a stray control character."""
+    has = texts.str.contains(CONTROL_CHARS).fill_null(False)
+    if not has.any():
+        return has
+    share = texts.str.count_matches(CONTROL_CHARS) / texts.str.len_chars()
+    return has & (share > max_share).fill_null(False)
+
+
 def apply_hygiene(df: pl.DataFrame, config: dict[str, Any]) -> pl.DataFrame:
-    """Clean `text` where it was read; mark lines that end up empty as `ingest:empty`."""
+    """Clean `text` where it was read; mark binary-looking lines `ingest:binary` and lines that end up
+    empty `ingest:empty`."""
+    binary = binary_rows(df.get_column("text"), float(config.get("max_control_share", 0.1)))
     df = df.with_columns(clean_texts(df.get_column("text"), config).alias("text"))
     return df.with_columns(
-        pl.when(pl.col("reason").is_null() & (pl.col("text").is_null() | (pl.col("text") == "")))
-        .then(pl.lit("ingest:empty"))
-        .otherwise(pl.col("reason"))
+        pl.when(pl.col("reason").is_not_null()).then(pl.col("reason"))
+        .when(binary).then(pl.lit("ingest:binary"))
+        .when(pl.col("text").is_null() | (pl.col("text") == "")).then(pl.lit("ingest:empty"))
+        .otherwise(None)
         .alias("reason")
     )

@@ -111,11 +111,17 @@ def read_labelled(data: str | os.PathLike | pl.DataFrame, text_col: str = "text"
             files = sorted(root.rglob("*.parquet"))
             if not files:
                 raise FileNotFoundError(f"{path}: no Parquet files")
-            df = pl.concat([pl.read_parquet(f, columns=[text_col, label_col]) for f in files])
         elif path.is_file():
-            df = pl.read_parquet(path, columns=[text_col, label_col])
+            files = [path]
         else:
             raise FileNotFoundError(f"{path}: no such file or folder")
+        frames = []
+        for f in files:
+            names = pl.read_parquet_schema(f)
+            if text_col not in names or label_col not in names:
+                raise ValueError(f"{f}: no {text_col!r} and {label_col!r} columns (see --text-col, --label-col)")
+            frames.append(pl.read_parquet(f, columns=[text_col, label_col]))
+        df = pl.concat(frames)
     missing = {text_col, label_col} - set(df.columns)
     if missing:
         raise ValueError(f"labelled data lacks column(s) {', '.join(sorted(missing))}")

@@ -185,6 +185,7 @@ class LabelGroups:
         for g in close:
             self._same.union(g)
         self._scripts = _UnionFind()
+        self._index: dict[int, tuple[list[ModelLabel], set]] = {}
         for g in data.get("scripts", {}).get("groups", []):
             self._scripts.union(list(g))
 
@@ -199,9 +200,13 @@ class LabelGroups:
     def knows(self, model_labels: list[ModelLabel], declared: str) -> bool:
         """Can a model with these labels name the declared label (itself or via its macrolanguage)?"""
         lang, script = split_label(declared)
+        index = self._index.get(id(model_labels))
+        if index is None or index[0] is not model_labels:  # build once per model: O(labels), not O(labels²)
+            pairs = {(self._known.find(m.lang), m.script and self._scripts.find(m.script)) for m in model_labels}
+            index = (model_labels, pairs)
+            self._index[id(model_labels)] = index
         root = self._known.find(lang)
-        return any(self._known.find(m.lang) == root and self.same_script(m.script, script)
-                   for m in model_labels)
+        return (root, None) in index[1] or (script is not None and (root, self._scripts.find(script)) in index[1])
 
     def shown_label(self, pred: ModelLabel, declared: str) -> str:
         """The Glot label written to `lid_label`: a script-less prediction of the declared language

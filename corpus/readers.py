@@ -8,6 +8,7 @@ nullable) and `detail` (Utf8, nullable), so memory stays bounded by the batch si
 
 from __future__ import annotations
 
+import codecs
 import csv
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ class ReadOptions:
     header: bool = True  # tsv/csv
     quoting: str | None = None  # tsv/csv: "none" or "minimal"; default none for tsv, minimal for csv
     delimiter: str | None = None
+    encoding: str | None = None  # text encoding when not UTF-8 (UTF-16/32 with a BOM are detected)
 
 
 @dataclass
@@ -70,23 +72,49 @@ def _frame(lines: list[int], texts: list[str | None], reasons: list[str | None],
     )
 
 
+WIDE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+             (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def _transcoded(blocks: Iterator[bytes], first: bytes, encoding: str) -> Iterator[bytes]:
+    """UTF-16/32 text re-encoded as UTF-8, so the line splitter and decoders see one encoding."""
+    dec = codecs.getincrementaldecoder(encoding)(errors="replace")
+    yield dec.decode(first).encode("utf-8")
+    for block in blocks:
+        yield dec.decode(block).encode("utf-8")
+    yield dec.decode(b"", final=True).encode("utf-8")
+
+
 class LineSplitter:
     """Physical lines split on b'\\n' only (as `wc -l` counts them), without the newline; a final
     line without newline is still a line (`unterminated_tail` tells). Other Unicode line breaks stay
-    inside the line, so our line numbers match any line-counting tool."""
+    inside the line, so our line numbers match any line-counting tool. A UTF-8 BOM is dropped; a file
+    that starts with a UTF-16/32 BOM is transcoded to UTF-8 first (`wide` names the encoding)."""
 
     def __init__(self, stream: ByteStream):
         self.stream = stream
         self.unterminated_tail = False
+        self.wide: str | None = None
+
+    def _blocks(self) -> Iterator[bytes]:
+        blocks = iter(self.stream)
+        first = next(blocks, b"")
+        while len(first) < 4:  # a BOM can straddle tiny first blocks
+            more = next(blocks, None)
+            if more is None:
+                break
+            first += more
+        for bom, encoding in WIDE_BOMS:
+            if first.startswith(bom):
+                self.wide = encoding
+                yield from _transcoded(blocks, first, encoding)
+                return
+        yield first.removeprefix(BOM)
+        yield from blocks
 
     def __iter__(self) -> Iterator[bytes]:
         rest = b""
-        first = True
-        for block in self.stream:
-            if first:
-                if block.startswith(BOM):
-                    block = block[len(BOM):]
-                first = False
+        for block in self._blocks():
             parts = (rest + block).split(b"\n")
             rest = parts.pop()
             yield from parts
@@ -123,15 +151,17 @@ def _batched(it, size: int):
         yield batch
 
 
-def decode_lines(raw: list[bytes]) -> list[str | None]:
-    """UTF-8 decode a batch; undecodable lines become None. One C-level decode in the common case."""
+def decode_lines(raw: list[bytes], encoding: str | None = None) -> list[str | None]:
+    """Decode a batch (UTF-8 unless told otherwise); undecodable lines become None. One C-level decode
+    in the common case. Other encodings must keep b'\\n' as the newline (Latin-1, CP1251, GB18030, ...)."""
+    enc = encoding or "utf-8"
     try:
-        return b"\n".join(raw).decode("utf-8").split("\n")
+        return b"\n".join(raw).decode(enc).split("\n")
     except UnicodeDecodeError:
         out: list[str | None] = []
         for line in raw:
             try:
-                out.append(line.decode("utf-8"))
+                out.append(line.decode(enc))
             except UnicodeDecodeError:
                 out.append(None)
         return out
@@ -141,7 +171,7 @@ def read_txt(path: Path, opts: ReadOptions, batch_size: int, result: ReadResult)
     stream = ByteStream(path, opts.compression)
     start = 1
     for raw, cut in _batches_marking_tail(stream, batch_size):
-        texts = decode_lines(raw)
+        texts = decode_lines(raw, opts.encoding)
         reasons = [None if t is not None else "ingest:encoding" for t in texts]
         if cut:
             texts[-1], reasons[-1] = None, TRUNCATED
@@ -156,6 +186,17 @@ def _json_field(obj, path: list[str]):
             return None, False
         obj = obj[key]
     return obj, True
+
+
+def _as_utf8(raw: list[bytes], encoding: str) -> list[bytes]:
+    """Re-encode lines of another encoding as UTF-8; undecodable ones stay as they are (and are rejected)."""
+    out = []
+    for line in raw:
+        try:
+            out.append(line.decode(encoding).encode("utf-8"))
+        except UnicodeDecodeError:
+            out.append(line)
+    return out
 
 
 def _jsonl_fast(raw: list[bytes], field_path: list[str]) -> list[str] | None:
@@ -197,6 +238,8 @@ def read_jsonl(path: Path, opts: ReadOptions, batch_size: int, result: ReadResul
     field_path = str(opts.text_field or "text").split(".")
     start = 1
     for raw, cut in _batches_marking_tail(stream, batch_size):
+        if opts.encoding:
+            raw = _as_utf8(raw, opts.encoding)
         fast = None if cut else _jsonl_fast(raw, field_path)
         if fast is not None:
             texts: list[str | None] = list(fast)
@@ -211,15 +254,29 @@ def read_jsonl(path: Path, opts: ReadOptions, batch_size: int, result: ReadResul
     result.damage = stream.damage
 
 
-def _decoded_lines_for_csv(stream: ByteStream, damaged: list[int]) -> Iterator[str]:
+def _text_column(path: Path, names: list[str], field: str | None) -> int:
+    """Index of the text column: the named one, else `text`, else the only column there is."""
+    if field is not None:
+        if field not in names:
+            raise SourceFormatError(f"{path}: no column {field!r} (columns: {names[:8]})")
+        return names.index(field)
+    if "text" in names:
+        return names.index("text")
+    if len(names) == 1:
+        return 0
+    raise SourceFormatError(f"{path}: no `text` column among {names[:8]}; name the column with text_field")
+
+
+def _decoded_lines_for_csv(stream: ByteStream, damaged: list[int], encoding: str | None) -> Iterator[str]:
     """Physical lines decoded with surrogateescape, so damage survives csv parsing and is found per row;
     `damaged[0]` counts undecodable lines (rows are only checked when it is non-zero)."""
+    enc = encoding or "utf-8"
     for line in iter_raw_lines(stream):
         try:
-            yield line.decode("utf-8") + "\n"
+            yield line.decode(enc) + "\n"
         except UnicodeDecodeError:
             damaged[0] += 1
-            yield line.decode("utf-8", errors="surrogateescape") + "\n"
+            yield line.decode(enc, errors="surrogateescape") + "\n"
 
 
 def _has_surrogates(value: str) -> bool:
@@ -244,15 +301,11 @@ def _read_unquoted_table(path: Path, opts: ReadOptions, batch_size: int, result:
                 break
             head = (raw[0].decode("utf-8", errors="replace").rstrip("\r")).split(delimiter)
             if column is None:
-                names = [h.strip() for h in head]
-                field = opts.text_field or "text"
-                if field not in names:
-                    raise SourceFormatError(f"{path}: no column {field!r} in header {names[:8]}")
-                column = names.index(field)
+                column = _text_column(path, [h.strip() for h in head], opts.text_field)
             raw = raw[1:]
         if column is None:
             raise SourceFormatError(f"{path}: without a header, text_field must be a column index")
-        texts = pl.Series("raw", decode_lines(raw), dtype=pl.Utf8)
+        texts = pl.Series("raw", decode_lines(raw, opts.encoding), dtype=pl.Utf8)
         fields = texts.str.strip_suffix("\r").str.split(delimiter)
         cols = fields.list.len()
         value = fields.list.get(column, null_on_oob=True)
@@ -286,7 +339,7 @@ def read_table_text(path: Path, opts: ReadOptions, batch_size: int, result: Read
         return
     stream = ByteStream(path, opts.compression)
     damaged_lines = [0]
-    reader = csv.reader(_decoded_lines_for_csv(stream, damaged_lines), delimiter=delimiter, quoting=quoting,
+    reader = csv.reader(_decoded_lines_for_csv(stream, damaged_lines, opts.encoding), delimiter=delimiter, quoting=quoting,
                         strict=False)
     field = opts.text_field if opts.text_field is not None else ("text" if opts.header else 0)
     column: int | None = field if isinstance(field, int) else None
@@ -296,10 +349,7 @@ def read_table_text(path: Path, opts: ReadOptions, batch_size: int, result: Read
             result.damage = stream.damage
             return
         if column is None:
-            names = [h.strip().lstrip("\ufeff") for h in header]
-            if field not in names:
-                raise SourceFormatError(f"{path}: no column {field!r} in header {names[:8]}")
-            column = names.index(field)
+            column = _text_column(path, [h.strip().lstrip("\ufeff") for h in header], opts.text_field)
     elif column is None:
         raise SourceFormatError(f"{path}: without a header, text_field must be a column index")
     row_no = 0
@@ -339,11 +389,13 @@ def read_parquet(path: Path, opts: ReadOptions, batch_size: int, result: ReadRes
         result.damage = f"unreadable Parquet file: {exc}"
         return
     names = pf.schema_arrow.names
-    field = opts.text_field if opts.text_field is not None else "text"
+    field = opts.text_field
     if isinstance(field, int):
-        field = names[field] if field < len(names) else None
-    if field not in names:
-        raise SourceFormatError(f"{path}: no column {opts.text_field or 'text'!r} (columns: {names[:8]})")
+        if field >= len(names):
+            raise SourceFormatError(f"{path}: no column {field} (columns: {names[:8]})")
+        field = names[field]
+    else:
+        field = names[_text_column(path, names, field)]
     start = 1
     try:
         for rb in pf.iter_batches(batch_size=batch_size, columns=[field]):

@@ -19,8 +19,13 @@ from .storage import as_path, glob_files, is_readable_file, location, relative
 
 MANIFEST_KEYS = {
     "path", "format", "compression", "text_field", "language", "name", "licence", "license", "url",
-    "priority", "split", "keep_label", "header", "quoting", "delimiter",
+    "priority", "split", "keep_label", "header", "quoting", "delimiter", "encoding",
 }
+
+
+# Files that sit beside data without being data; not worth a warning.
+IGNORED_NAMES = {"readme", "readme.md", "readme.txt.md", "license", "licence", "manifest.toml", "sources.toml",
+                 ".ds_store", "checksums", "sha256sums", "md5sums"}
 
 
 class SourceError(ValueError):
@@ -45,9 +50,11 @@ class SourceSpec:
     quoting: str | None = None
     delimiter: str | None = None
     prior_rejected: str | None = None  # `glot run`: the input corpus's rejected rows of this label
+    encoding: str | None = None
 
     def read_options(self) -> ReadOptions:
-        return ReadOptions(self.format, self.compression, self.text_field, self.header, self.quoting, self.delimiter)
+        return ReadOptions(self.format, self.compression, self.text_field, self.header, self.quoting, self.delimiter,
+                           self.encoding)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,7 +91,8 @@ def _resolve_script(spec_kwargs: dict[str, Any], label: Label, sample_lines: int
 
     texts = sample_texts(as_path(spec_kwargs["path"]), ReadOptions(
         spec_kwargs["format"], spec_kwargs["compression"], spec_kwargs.get("text_field"),
-        spec_kwargs.get("header", True), spec_kwargs.get("quoting"), spec_kwargs.get("delimiter")), sample_lines)
+        spec_kwargs.get("header", True), spec_kwargs.get("quoting"), spec_kwargs.get("delimiter"),
+        spec_kwargs.get("encoding")), sample_lines)
     return str(label.with_script(dominant_script(texts) or UNKNOWN_SCRIPT))
 
 
@@ -98,6 +106,21 @@ def sample_texts(path: Path, opts: ReadOptions, n: int) -> list[str]:
         if len(out) >= n:
             break
     return out[:n]
+
+
+def _encoding(name: str | None, rel: str) -> str | None:
+    """A codec that keeps b'\\n' as the line break (UTF-16/32 files are recognised by their BOM instead)."""
+    if name is None:
+        return None
+    import codecs
+
+    try:
+        codec = codecs.lookup(name).name
+    except LookupError:
+        raise SourceError(f"{rel}: unknown encoding {name!r}") from None
+    if codec.startswith(("utf-16", "utf-32")):
+        raise SourceError(f"{rel}: {name} files are read through their byte-order mark; drop `encoding`")
+    return None if codec == "utf-8" else codec
 
 
 def _make_spec(path: Path, root: Path, entry: dict[str, Any], ingest: dict[str, Any]) -> SourceSpec:
@@ -125,13 +148,16 @@ def _make_spec(path: Path, root: Path, entry: dict[str, Any], ingest: dict[str, 
         "priority": int(entry.get("priority", 0)),
         "split": bool(entry.get("split", ingest.get("split_sentences", False))),
         "header": bool(entry.get("header", True)), "quoting": entry.get("quoting"),
-        "delimiter": entry.get("delimiter"),
+        "delimiter": entry.get("delimiter"), "encoding": _encoding(entry.get("encoding"), rel),
     }
     kwargs["label"] = _resolve_script(kwargs, label, int(ingest.get("script_sample_lines", 2000)))
     return SourceSpec(**kwargs)
 
 
-def discover_directory(root: Path, ingest: dict[str, Any], exclude: Path | None = None) -> list[SourceSpec]:
+def discover_directory(root: Path, ingest: dict[str, Any], exclude: Path | None = None,
+                       skipped: list[str] | None = None) -> list[SourceSpec]:
+    """Every data file under `root` (hidden files and folders aside); files of no known format are
+    listed in `skipped` so that the build can say what it did not read."""
     files = []
     skip = location(exclude).rstrip("/") + "/" if exclude is not None else None
     for path in sorted(root.rglob("*"), key=str):
@@ -142,7 +168,9 @@ def discover_directory(root: Path, ingest: dict[str, Any], exclude: Path | None 
             continue
         fmt, _ = infer_format(path)
         if fmt is None:
-            continue  # not a data file (README, manifest, ...)
+            if skipped is not None and path.name.lower() not in IGNORED_NAMES:
+                skipped.append(rel.as_posix())
+            continue
         files.append(path)
     if not files:
         raise SourceError(f"{root}: no source files found (.txt, .jsonl, .tsv, .csv, .parquet, optionally compressed)")
@@ -176,13 +204,14 @@ def read_manifest(manifest: Path, ingest: dict[str, Any]) -> list[SourceSpec]:
     return sorted(specs.values(), key=lambda s: s.rel)
 
 
-def discover_sources(sources: Path, ingest: dict[str, Any], exclude: Path | None = None) -> tuple[Path, list[SourceSpec]]:
+def discover_sources(sources: Path, ingest: dict[str, Any], exclude: Path | None = None,
+                     skipped: list[str] | None = None) -> tuple[Path, list[SourceSpec]]:
     """(root folder that `source` paths are relative to, specs sorted by relative path)."""
     if not sources.exists():
         raise SourceError(f"{sources}: no such file or directory")
     if sources.is_dir():
         root = as_path(location(sources))
-        return root, discover_directory(root, ingest, exclude)
+        return root, discover_directory(root, ingest, exclude, skipped)
     if sources.suffix.lower() == ".toml":
         return as_path(location(sources.parent)), read_manifest(sources, ingest)
     raise SourceError(f"{sources}: expected a directory of sources or a .toml manifest")

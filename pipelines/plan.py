@@ -45,6 +45,7 @@ class Plan:
     fingerprint: str
     skipped_stages: tuple[str, ...] = field(default=())
     input_stats: str | None = None  # `glot run`: the built corpus this plan reads
+    skipped_files: tuple[str, ...] = ()  # directory mode: files of no known format, not read
 
     @property
     def out_path(self) -> Path:
@@ -86,8 +87,9 @@ def _source_identity(spec: SourceSpec) -> list[Any]:
 
 
 def make_plan(sources: Path, out: Path, recipe: dict[str, Any], stages: list[str] | None = None) -> Plan:
-    root, specs = discover_sources(sources, recipe.get("ingest", {}), exclude=out)
-    line, label, annotations, skipped = resolve_stages(recipe, stages)
+    skipped: list[str] = []
+    root, specs = discover_sources(sources, recipe.get("ingest", {}), exclude=out, skipped=skipped)
+    line, label, annotations, skipped_stages = resolve_stages(recipe, stages)
     ident = {
         "version": PLAN_VERSION,
         "recipe": recipe,
@@ -96,7 +98,8 @@ def make_plan(sources: Path, out: Path, recipe: dict[str, Any], stages: list[str
         "specs": [s.to_dict() | {"path": None} for s in specs],
     }
     return Plan(location(out), location(root), recipe, tuple(line), tuple(label),
-                {k: str(v) for k, v in annotations.items()}, tuple(specs), fingerprint(ident), tuple(skipped))
+                {k: str(v) for k, v in annotations.items()}, tuple(specs), fingerprint(ident), tuple(skipped_stages),
+                skipped_files=tuple(skipped))
 
 
 def annotation_schema(plan: Plan) -> dict[str, pl.DataType]:

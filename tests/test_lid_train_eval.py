@@ -63,6 +63,9 @@ def test_eval_cli_prints_and_writes_json(sample_model, tmp_path):
     assert rep["confused"] and {"gold", "pred", "count"} == set(rep["confused"][0])
     bad = CliRunner().invoke(main, ["lid", "eval", str(tmp_path / "nope.bin"), str(sample_model.heldout_path)])
     assert bad.exit_code != 0 and "file not found" in bad.output
+    pl.DataFrame({"sentence": ["x"]}).write_parquet(tmp_path / "unlabelled.parquet")
+    bad = CliRunner().invoke(main, ["lid", "eval", str(sample_model.model_path), str(tmp_path / "unlabelled.parquet")])
+    assert bad.exit_code != 0 and "--label-col" in bad.output and "Traceback" not in bad.output
 
 
 def test_train_cli_on_a_corpus(tmp_path):

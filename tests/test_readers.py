@@ -231,3 +231,41 @@ def test_selective_nfc_equals_full_nfc(text):
     from glotforge.corpus.hygiene import clean_texts
 
     assert clean_texts(pl.Series([text]), {}).to_list() == [unicodedata.normalize("NFC", text)]
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-be", "utf-32"])
+def test_utf16_and_utf32_files_with_a_bom_are_transcoded(tmp_path, codec):
+    path = tmp_path / "a.txt"
+    text = "\n".join(LINES) + "\n"
+    bom = {"utf-16": b"", "utf-16-be": b"\xfe\xff", "utf-32": b""}[codec]
+    path.write_bytes(bom + text.encode(codec))
+    df, _ = read_all(path)
+    assert df.get_column("text").to_list() == LINES
+
+
+def test_declared_legacy_encoding(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_bytes("Привет, мир!\nещё строка\n".encode("cp1251"))
+    df, _ = read_all(path, encoding="cp1251")
+    assert df.get_column("text").to_list() == ["Привет, мир!", "ещё строка"]
+    utf8, _ = read_all(path)
+    assert utf8.get_column("reason").to_list() == ["ingest:encoding", "ingest:encoding"]
+
+
+def test_binary_lines_are_rejected_but_stray_controls_are_cleaned(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_bytes("Hello\x07 world\n".encode() + "Hello world".encode("utf-16-le") + b"\n\x00\x01\x02\x03abc\n")
+    df, _ = read_all(path)
+    clean = apply_hygiene(df, {})
+    assert clean.get_column("text").to_list()[0] == "Hello world"
+    assert clean.get_column("reason").to_list() == [None, "ingest:binary", "ingest:binary"]
+
+
+def test_single_column_table_needs_no_text_field(tmp_path):
+    pq_path = tmp_path / "a.parquet"
+    pl.DataFrame({"sentence": ["one", "two"]}).write_parquet(pq_path)
+    assert read_all(pq_path)[0].get_column("text").to_list() == ["one", "two"]
+    two = tmp_path / "b.parquet"
+    pl.DataFrame({"a": ["x"], "b": ["y"]}).write_parquet(two)
+    with pytest.raises(SourceFormatError, match="name the column with text_field"):
+        read_all(two)

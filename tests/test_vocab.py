@@ -24,11 +24,12 @@ from glotforge.train.vocab_merge import (
     merge_spm,
 )
 
-from corpus_fixtures import sample_frame, write_sample_corpus
+from corpus_fixtures import REPO, sample_frame, write_sample_corpus
 
 # what the small "XLM-R" base knows: a few high-resource languages in 5 scripts
 BASE_LABELS = ["eng_Latn", "fra_Latn", "deu_Latn", "spa_Latn", "por_Latn", "rus_Cyrl", "cmn_Hans", "arb_Arab"]
 BASE_SCRIPTS = {"Latn", "Cyrl", "Hans", "Arab"}
+SAMPLE_SOURCES = REPO / "corpus" / "data" / "sample" / "sources"
 
 
 @pytest.fixture(scope="module")
@@ -246,10 +247,12 @@ def test_head_sets():
 
 
 def test_cli_train_extend_report(tok, tmp_path):
-    """End to end through `glot vocab`, on a corpus in the build's output layout."""
+    """End to end from the demo sources: `glot build`, then `glot vocab train | extend | report`."""
     root = tok["root"]
-    out = write_sample_corpus(tmp_path / "OUT", rows_per_part=40)
+    out = tmp_path / "OUT"
     run = CliRunner().invoke
+    r = run(main, ["build", str(SAMPLE_SOURCES), "-o", str(out), "-j", "2"])
+    assert r.exit_code == 0, r.output
     r = run(main, ["vocab", "train", str(out), "-o", str(tmp_path / "new"), "--vocab-size", "3000",
                    "--sentences", "4000", "--character-coverage", "0.995", "--head", "xlmr"])  # fmt: skip
     assert r.exit_code == 0, r.output

@@ -33,6 +33,7 @@ import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 import torch
+from tokenizers import Tokenizer
 from torch.utils.data import IterableDataset, get_worker_info
 
 from glotforge.train.sampling import corpus_files, sampling_probabilities
@@ -120,6 +121,10 @@ class StreamSpec:
             p = sampling_probabilities(sizes, self.alpha)
             self.probabilities = [p.get(lab, 0.0) for lab in self.labels]
         tok = self.tokenizer
+        # a private copy of the fast backend without truncation/padding: whole lines, packed by us
+        self.backend = Tokenizer.from_str(tok.backend_tokenizer.to_str())
+        self.backend.no_truncation()
+        self.backend.no_padding()
         self.mask_id = int(tok.mask_token_id)
         self.vocab_size = len(tok)
         self.special_ids = sorted(set(int(i) for i in tok.all_special_ids))
@@ -142,7 +147,7 @@ class PackedMLMStream:
             self.epochs = np.zeros(len(self.rows), dtype=np.int64)
             self.cursor = np.zeros((len(self.rows), 2), dtype=np.int64)
             for j, r in enumerate(self.rows):
-                if r.n_rows:
+                if r.n_rows > spec.heldout.count(r.n_rows):  # labels with no training row are never drawn
                     self.cursor[j, 0] = self._skip_heldout(j, (shard * r.n_rows) // n_shards)
             self.batch = 0
         else:
@@ -189,7 +194,7 @@ class PackedMLMStream:
         if not (0 <= row - start < len(toks)):
             start = row
             texts = self.rows[j].read(row, self.spec.chunk_lines)
-            enc = self.spec.tokenizer.backend_tokenizer.encode_batch(texts, add_special_tokens=True)
+            enc = self.spec.backend.encode_batch(texts, add_special_tokens=True)
             toks = [np.asarray(e.ids, dtype=np.int64) for e in enc]
             self._cache[j] = (start, toks)
         return toks[row - start]

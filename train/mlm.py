@@ -77,6 +77,7 @@ class TrainConfig:
     save_every: int = 10_000
     keep_checkpoints: int | None = None
     resume: bool = False
+    masked_only_head: bool = True  # False: full-vocabulary logits at every position (for comparison)
 
     @property
     def heldout(self) -> HeldOut:
@@ -191,7 +192,7 @@ def train(cfg: TrainConfig, echo=print) -> dict[str, Any]:
         lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2), eps=cfg.adam_eps,
     )  # fmt: skip
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg))
-    wrapper = MaskedOnlyLoss(model)
+    wrapper = MaskedOnlyLoss(model, cfg.masked_only_head)
     wrapper, opt = acc.prepare(wrapper, opt)  # the scheduler is stepped by us once per optimizer step
 
     spec = StreamSpec(cfg.corpus, tok, cfg.max_len, cfg.batch_size, cfg.alpha, cfg.seed,

@@ -170,10 +170,10 @@ class MaskedOnlyLoss(nn.Module):
     is identical to `model(**batch).loss`. Being a module, it can be wrapped by DDP/accelerate as a whole.
     """
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, masked_only: bool = True):
         super().__init__()
         self.model = model
-        self.head = mlm_head(model)
+        self.head = mlm_head(model) if masked_only else None  # None: the model's own full-logits loss
 
     def forward(
         self, input_ids: torch.Tensor, labels: torch.Tensor, attention_mask: torch.Tensor | None = None

@@ -20,7 +20,12 @@ so memory grows by tens of bytes per line, never with the text:
    points at a kept line) and example text of the largest clusters for `stats/dedup.json`.
 
 Everything is a pure function of the rows and the recipe, so results do not depend on worker counts
-or batch sizes.
+or batch sizes. Labels are independent, so the runner reduces them in parallel.
+
+On a distributed engine the same steps become shuffles: exact = group by key hash; signatures = a map
+over rows; candidates = shuffle (band, band hash) -> row and pair inside each key; verification =
+join the pairs with the signatures by row; components = the hook-and-shortcut rounds of
+`unionfind.components` as joins; greedy resolution = per component, which is small.
 """
 
 from __future__ import annotations
