@@ -254,7 +254,7 @@ def test_declared_legacy_encoding(tmp_path):
 
 def test_binary_lines_are_rejected_but_stray_controls_are_cleaned(tmp_path):
     path = tmp_path / "a.txt"
-    path.write_bytes("Hello\x07 world\n".encode() + "Hello world".encode("utf-16-le") + b"\n\x00\x01\x02\x03abc\n")
+    path.write_bytes(b"Hello\x07 world\n" + "Hello world".encode("utf-16-le") + b"\n\x00\x01\x02\x03abc\n")
     df, _ = read_all(path)
     clean = apply_hygiene(df, {})
     assert clean.get_column("text").to_list()[0] == "Hello world"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
 
 
@@ -61,6 +64,9 @@ def mlm(corpus, output, tokenizer, model, from_scratch, base_tokenizer, init, re
 
     try:
         table = load_recipe(recipe) if recipe else {}
+        saved = Path(output) / "config.json"
+        if resume and saved.exists():  # the run's own settings first: a bare --resume continues as started
+            table = {**{k: v for k, v in json.loads(saved.read_text()).items() if k != "resume"}, **table}
         table = apply_overrides(
             {"train": table}, [s if s.startswith("train.") else f"train.{s}" for s in sets]
         )["train"]
