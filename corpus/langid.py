@@ -238,6 +238,11 @@ class LangIdStage:
         """False when no model is configured: the runner then skips the stage."""
         return bool(str((config or {}).get("model", "")).strip())
 
+    def check(self) -> None:
+        """Resolve and load the model now (download if `hf://`), so that a wrong path or an offline hub
+        fails the build at planning time with one LangIdError line, not inside every worker."""
+        self.model()
+
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_groups"], state["_known"] = None, {}  # rebuilt lazily in the worker

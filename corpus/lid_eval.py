@@ -132,7 +132,8 @@ def predict_labels(model: LidModel, texts: list[str], groups: LabelGroups | None
                    declared: list[str] | None = None, batch: int = 100_000) -> list[str | None]:
     """Top-1 Glot label per text. With `groups` and `declared`, a prediction that the langid stage
     would accept for the declared label is returned as the declared label itself."""
-    by_raw = {m.raw: m for m in model.labels}
+    by_raw = model.by_raw
+    judged: dict[tuple[str, str], str] = {}  # (raw prediction, gold) → label to report
     out: list[str | None] = []
     for start in range(0, len(texts), batch):
         chunk = [t.replace("\n", " ").replace("\r", " ") for t in texts[start:start + batch]]
@@ -143,8 +144,10 @@ def predict_labels(model: LidModel, texts: list[str], groups: LabelGroups | None
                 continue
             m = by_raw[lab[0]]
             if groups is not None and declared is not None:
-                gold = declared[start + i]
-                out.append(gold if groups.same(m, gold) else groups.shown_label(m, gold))
+                key = (lab[0], declared[start + i])
+                if key not in judged:
+                    judged[key] = key[1] if groups.same(m, key[1]) else groups.shown_label(m, key[1])
+                out.append(judged[key])
             else:
                 out.append(m.default)
     return out

@@ -151,8 +151,9 @@ def _train(train_file: str, out: Path, ft: dict, quantize: bool, cutoff: int) ->
 
 
 def clean_line(text: str) -> str:
-    """One training line for fastText: no newlines (fastText reads one example per line)."""
-    return " ".join(text.split())
+    """One training line for fastText: no newlines (fastText reads one example per line), and no word
+    starting with `__label__` (fastText would take it as a second label of the example)."""
+    return " ".join(text.replace("__label__", "_label_").split())
 
 
 def train_lid_from_corpus(corpus_dir: str | os.PathLike, out_model_path: str | os.PathLike,

@@ -9,8 +9,8 @@ Composite scripts are resolved per line before the argmax, so that Japanese (kan
 Korean with hanja are one writing system, not two that split the vote:
 - any kana in a line -> Han + Hiragana + Katakana count together as `Jpan`;
 - Hangul together with Han -> `Kore`;
-- other Han -> `Hans` when the line has more Simplified-only than Traditional-only characters,
-  `Hant` for the reverse, else `Hani` (the variant sets come from ICU/Unihan, not guesses).
+- other Han -> `Hans` when the line has at least 2 more Simplified-only than Traditional-only
+  characters, `Hant` for the reverse, else `Hani` (variant sets from ICU/Unihan, not guesses).
 Which detected scripts satisfy which label script is data (`data/scripts.toml`, `[accepts]`).
 """
 
@@ -28,6 +28,10 @@ import polars as pl
 from glotforge.corpus.script_table import load_table
 
 HAN_PARTS = ("Hani", "Hans", "Hant")
+#: a Han line is Hans (Hant) only with at least this many more Simplified-only (Traditional-only)
+#: characters than the other kind: one character is weak evidence (乾 in 乾隆 is "Traditional" to
+#: ICU but normal in Simplified text), and a wrong call would reject the line as script:mismatch
+HAN_VARIANT_MARGIN = 2
 KANA_PARTS = ("Hira", "Kana")
 #: rows are counted this many at a time to bound the count matrix
 CHUNK_ROWS = 20000
@@ -132,7 +136,9 @@ def _resolve(counts: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarr
         [np.where(jpan, kana + han, 0), np.where(kore, hang + han, 0), np.where(plain_han, han, 0)], axis=1
     )
     grouped = np.concatenate([grouped, extra], axis=1)
-    han_name = np.where(simp > trad, "Hans", np.where(trad > simp, "Hant", "Hani")).astype(object)
+    margin = HAN_VARIANT_MARGIN
+    han_name = np.where(simp >= trad + margin, "Hans", np.where(trad >= simp + margin, "Hant", "Hani"))
+    han_name = han_name.astype(object)
     labels = np.array([*names, "Jpan", "Kore", ""], dtype=object)
     han_col = grouped.shape[1] - 1
 

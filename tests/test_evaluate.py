@@ -116,7 +116,10 @@ def test_evaluate_two_models_writes_json_and_table(setup, tmp_path):
     assert all(set(v) == {"a", "b"} and v["a"]["lines"] >= 1 for v in data["pppl"].values())
     assert set(data["retrieval"]) == set(labels) - {"eng_Latn"}
     assert data["models"]["a"]["layer"] == 1
-    assert data["summary"]["a"]["pppl_labels"] == len(labels)
+    assert data["summary_by_model"]["a"]["pppl_labels"] == len(labels)
+    assert [r["label"] for r in data["rows"]] == labels
+    assert data["rows"][0]["b"]["pppl"] == data["pppl"][labels[0]]["b"]["pppl"]
+    assert set(data["summary"]) >= {"a top10_mean", "b top10_mean", "a pppl_median"}
     assert data["pppl"]["deu_Latn"]["a"]["pppl"] != data["pppl"]["deu_Latn"]["b"]["pppl"]
     md = (tmp_path / "eval.md").read_text()
     assert "| a |" in md and "| b |" in md and "| deu_Latn |" in md

@@ -164,6 +164,9 @@ def test_model_errors_are_clear(tmp_path, monkeypatch):
         load_model(bad)
     with pytest.raises(LangIdError, match="expected hf://"):
         resolve_model("hf://only-owner")
+    with pytest.raises(LangIdError, match="file not found"):
+        LangIdStage({"model": str(tmp_path / "moved.bin")}).check()
+    LangIdStage({"model": LID176}).check()
 
 
 def test_hub_reference_offline_fails_fast(tmp_path, monkeypatch):

@@ -248,7 +248,7 @@ def test_cli_build_vocab_train_resume_eval(tmp_path):
     again = {r["step"]: r["loss"] for r in read_log(part)}
     assert [again[s] for s in range(17, 25)] == [full[s] for s in range(17, 25)]
 
-    ev = out / "eval"
+    ev = out / "stats"  # where `glot report OUT` finds eval.json
     res = _ok(["eval", "--model", f"base={out / 'mlm/base/model'}", "--model", f"trained={run / 'model'}",
                "--corpus", str(out), "-o", str(ev), "--max-lines", "1", "--max-len", "32"])  # fmt: skip
     assert "trained" in res.output
@@ -261,3 +261,6 @@ def test_cli_build_vocab_train_resume_eval(tmp_path):
     assert set(data["retrieval"]) == sample_labels - {"eng_Latn"}
     assert all(0 <= v[n]["top1"] <= v[n]["top10"] <= 1 for v in data["retrieval"].values() for n in v)
     assert (ev / "eval.md").read_text().count("| trained |") == 1
+    _ok(["report", str(out), "-o", str(out / "report.html")])
+    html = (out / "report.html").read_text()
+    assert "Evaluation" in html and "trained.top10" in html

@@ -260,7 +260,8 @@ def test_auto_thresholds_per_label():
     assert junk_rows <= set(rejections["row"].to_list())
     assert report["lines"] == len(texts) and report["rejected"] == rejections.height
     assert report["threshold_origin"]["max_char_repetition"] == "auto"
-    assert 0.15 <= report["thresholds"]["max_char_repetition"] <= 0.35
+    assert 0.25 <= report["thresholds"]["max_char_repetition"] <= 0.5
+    assert 0.35 <= report["thresholds"]["max_special_ratio"] <= 0.7
     assert isinstance(report["thresholds"]["max_word_chars"], int)
     assert rejections.height <= 0.03 * len(texts)
     # a label larger than the sample cap: cutoffs from every 2^k-th line, verdicts in a second pass

@@ -58,6 +58,7 @@ def test_table_counts_letters_and_marks_only():
         ("人人生而自由，在尊严和权利上一律平等。", "Hans"),
         ("人人生而自由，在尊嚴和權利上一律平等。", "Hant"),
         ("人人生而自由", "Hani"),  # no variant-specific character
+        ("乾隆皇帝", "Hani"),  # one Traditional-only character is not enough evidence
         ("ᐃᓅᔪᓕᒻᒪᕆᒃ ᐊᖏᕐᕋᖃᑦᑕᕐᓂᖅ", "Cans"),
     ],
 )

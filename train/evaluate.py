@@ -12,7 +12,9 @@ Two measurements from Glot500's protocol (glot500.md §8), for any number of mod
   tokens included), cosine similarity; top-1 and top-10 accuracy. Glot500 used layer 8 of 12; by
   default we take the same relative depth (`default_layer`).
 
-Results go to `EVAL_DIR/eval.json` (the HTML report reads this path) and `EVAL_DIR/eval.md`.
+Results go to `EVAL_DIR/eval.json` and `EVAL_DIR/eval.md`. With `-o OUT/stats` the HTML report of the
+build (`glot report OUT`) shows them (it reads every OUT/stats/*.json; `rows` is its per-language table,
+`summary` its one-line headline); otherwise pass `glot report OUT --extra EVAL_DIR/eval.json`.
 """
 
 from __future__ import annotations
@@ -190,7 +192,10 @@ def evaluate_models(
         for label, r in retrieval(model, tok, articles, pivot, use_layer, max_len).items():
             result["retrieval"].setdefault(label, {})[name] = r
         del model
-    result["summary"] = summarize(result)
+    result["summary_by_model"] = summarize(result)
+    result["summary"] = {f"{n} {k}": v[k] for k in ("top10_mean", "pppl_median", "bpc_mean")
+                         for n, v in result["summary_by_model"].items()}  # fmt: skip
+    result["rows"] = rows(result)
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -216,6 +221,25 @@ def summarize(result: dict[str, Any]) -> dict[str, dict]:
     return out
 
 
+def rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """One record per language with each model's numbers nested under its name: the table the HTML
+    report (`glot report OUT`, which reads OUT/stats/eval.json) shows with dotted columns."""
+    out = []
+    for lab in sorted(set(result["pppl"]) | set(result["retrieval"])):
+        rec: dict[str, Any] = {"label": lab}
+        for n in result["models"]:
+            p = result["pppl"].get(lab, {}).get(n, {})
+            r = result["retrieval"].get(lab, {}).get(n, {})
+            rec[n] = {
+                "pppl": p.get("pppl"),
+                "bpc": p.get("bpc"),
+                "top1": r.get("top1"),
+                "top10": r.get("top10"),
+            }
+        out.append(rec)
+    return out
+
+
 def _f(x: float | None, digits: int = 3) -> str:
     return "–" if x is None else f"{x:.{digits}f}"
 
@@ -223,7 +247,7 @@ def _f(x: float | None, digits: int = 3) -> str:
 def markdown(result: dict[str, Any]) -> str:
     """Summary table plus per-language tables (PPPL/bpc and retrieval), one column group per model."""
     names = list(result["models"])
-    s = result["summary"]
+    s = result["summary_by_model"]
     lines = ["# Evaluation", "", "| model | layer | PPPL mean | PPPL median | bpc mean | top-1 | top-10 | langs |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     for n in names:

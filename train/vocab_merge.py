@@ -10,8 +10,8 @@ trained `<mask>` row (glot500.md §6: Glot500 lost it).
 Score rules for the appended pieces (a unigram model picks the segmentation with the highest sum of
 piece scores, so the new scores decide how often base text changes segmentation):
 
-- `new` (Glot500): keep the new model's log-probabilities. Both models' scores are unigram
-  log-probs on the same scale, so new pieces compete fairly with base pieces.
+- `new` (Glot500): keep the new model's log-probabilities; both models' scores are unigram
+  log-probs, so new pieces compete with base pieces roughly on merit.
 - `aligned`: shift all new scores by one constant, the median of (base score − new score) over the
   pieces both models share, so the new model's log-probs are put on the base model's scale (the two
   models were trained on different text with different vocabulary sizes, so their scales differ).
@@ -23,8 +23,8 @@ piece scores, so the new scores decide how often base text changes segmentation)
 - `protect`: start from `new`, then encode sample text of the base-covered languages (`protect_texts`)
   and cap the score of every appended piece this text uses at `margin` below the best spelling of the
   piece in base pieces; repeat until the text uses no appended piece (or `rounds` passes). A capped
-  piece can never win, so the protected text is segmented exactly as by the base; pieces only tail
-  text needs keep their own scores.
+  piece can never win, so the protected text is segmented exactly as by the base (lines where the base
+  needs `<unk>` excepted); pieces only tail text needs keep their own scores.
 - `zero`: score 0 for every new piece (the Chinese-LLaMA recipe, made for BPE): new pieces win wherever
   they match.
 
@@ -32,7 +32,7 @@ Choice, by measurement (`bench/bench_vocab.py rules`, docs/benchmarks.md; UDHR, 
 91 XLM-R languages, 16k-piece new model on all 458 labels, held-out articles): `new` re-segments 27.8 %
 of head-language word occurrences for a median tokens-per-word ratio of 0.73 on tail languages;
 `below` (margin 1) re-segments 3.0 % for 0.91; `protect` 0.9 % for 0.88 (and 0 % on the text it was
-given); `zero` 54.8 % for 0.78. The issue asks to keep base segmentation as unchanged as possible, so
+given); `zero` 54.8 % for 0.78. Issue 7 asks to keep base segmentation as unchanged as possible, so
 the default is `below`, and `protect` when sample text of the base languages is at hand (the CLI picks
 it when `--protect` is given); `new` stays available for Glot500 fidelity. Every rule removes the same
 `<unk>` (tail `<unk>` rate 5.7 % → 0.5 %): that gain does not depend on scores.

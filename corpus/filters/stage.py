@@ -79,6 +79,10 @@ class QualityStage:
         """The fixed thresholds that apply to `label` (what the line scope uses)."""
         return thresholds_of(self.settings(label))
 
+    def describe(self, label: str) -> dict[str, Any]:
+        """What the runner writes to OUT/stats/quality.json for a label in fixed-threshold mode."""
+        return {"mode": "recipe", "thresholds": self.thresholds(label)}
+
     def measure(self, df: pl.DataFrame) -> pl.DataFrame:
         """All features of a batch of one label (for reports and threshold studies)."""
         label = df.get_column("label")[0] if df.height and "label" in df.columns else None

@@ -20,17 +20,20 @@ import polars as pl
 from glotforge.corpus.filters.rules import NUMERIC_RULES, RULES
 
 #: [floor, ceiling] of each automatic cutoff, unless `auto_bounds.<key>` in the recipe says otherwise.
-#: Floors keep auto from being stricter than clean sentence data needs (UDHR: bench/filter_evidence.py);
-#: ceilings keep it from accepting what is junk in any language.
+#: Length, run and repetition floors equal the fixed defaults: on clean text those distributions sit
+#: near zero (IQR 0), so a fence would say "reject any repetition at all"; auto may only loosen them
+#: for languages that need it (long agglutinative words, reduplication). Ratio floors are lower, so a
+#: script whose clean text has few digits or punctuation gets a tighter cutoff. Ceilings keep auto
+#: from accepting what is junk in any language.
 AUTO_BOUNDS: dict[str, tuple[float, float]] = {
     "min_chars": (2, 10),
     "min_words": (1, 3),
-    "max_chars": (2000, 100000),
-    "max_words": (400, 20000),
-    "max_word_chars": (30, 120),
-    "max_char_run": (5, 12),
-    "max_char_repetition": (0.15, 0.35),
-    "max_word_repetition": (0.20, 0.50),
+    "max_chars": (20000, 100000),
+    "max_words": (4000, 20000),
+    "max_word_chars": (60, 150),
+    "max_char_run": (7, 12),
+    "max_char_repetition": (0.25, 0.50),
+    "max_word_repetition": (0.30, 0.60),
     "max_special_ratio": (0.35, 0.70),
     "max_digit_ratio": (0.15, 0.50),
     "max_punct_ratio": (0.15, 0.45),

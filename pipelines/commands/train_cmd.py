@@ -55,8 +55,8 @@ def mlm(corpus, output, tokenizer, model, from_scratch, base_tokenizer, init, re
     """Continue MLM pretraining of a base model (or train a small one from scratch) on CORPUS
     (a build's OUT or OUT/corpus folder), with α-sampling across languages and full resume.
 
-    Multi-GPU without changes: `torchrun --nproc_per_node N -m glotforge.pipelines.cli train mlm ...`
-    or `accelerate launch -m glotforge.pipelines.cli train mlm ...`."""
+    Multi-GPU without changes: `torchrun --nproc_per_node N -m glotforge.pipelines train mlm ...`
+    or `accelerate launch -m glotforge.pipelines train mlm ...`."""
     from glotforge.pipelines.recipe import RecipeError, apply_overrides
     from glotforge.train.checkpoint import latest_checkpoint
     from glotforge.train.mlm import load_recipe, make_config
