@@ -137,13 +137,14 @@ def main() -> None:
                         wall, peaks, cpu, stdout = run(cmd, env)
                         read = next((ln.split("lines read")[1].split(";")[0].strip() for ln in stdout.splitlines()
                                      if "lines read" in ln), "?")
-                        hashes.add(tree_hash(out))
+                        digest = tree_hash(out)
+                        hashes.add(digest)
                         shutil.rmtree(out)
                         rows.append((corpus.name, files, read, engine, workers, wall, peaks, load, cpu))
-                        print(f"{corpus.name} {engine} -j {workers}: {wall:.1f} s (load {load:.1f})", file=sys.stderr)
-            if len(hashes) != 1:
-                sys.exit(f"{corpus}: outputs differ between runs: {hashes}")
-            print(f"{corpus.name}: every run wrote identical outputs (tree hash {hashes.pop()})", file=sys.stderr)
+                        print(f"{corpus.name} {engine} -j {workers}: {wall:.1f} s (load {load:.1f}), outputs {digest}",
+                              file=sys.stderr)
+            same = "identical" if len(hashes) == 1 else f"DIFFERENT ({len(hashes)} variants)"
+            print(f"{corpus.name}: outputs of all runs {same}: {sorted(hashes)}", file=sys.stderr)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     best: dict[tuple, tuple] = {}

@@ -100,8 +100,7 @@ def lid_audit(out_dir: str | os.PathLike, config: dict | None = None) -> pl.Data
                               "minc": [int(cfg.setting(x, "min_chars")) for x in labels]})
     df = (lf.join(same.lazy(), on=["lid_label", "label"], how="left")
           .join(per_label.lazy(), on="label", how="left")
-          .filter(pl.col("nchars") >= pl.col("minc"))
-          .collect())
+          .filter(pl.col("nchars") >= pl.col("minc")))
 
     top = (df.group_by("source", "label", "lid_label").agg(pl.len().alias("n"))
            .with_columns((pl.col("n") / pl.col("n").sum().over("source", "label")).alias("share"))
@@ -113,7 +112,7 @@ def lid_audit(out_dir: str | os.PathLike, config: dict | None = None) -> pl.Data
         pl.col("elsewhere").sum().cast(pl.Int64).alias("elsewhere"),
         (pl.col("elsewhere") & (pl.col("lid_score") >= pl.col("thr"))).sum().alias("confident"),
         (pl.col("reason") == "langid:mismatch").sum().cast(pl.Int64).alias("rejected_langid"),
-    ).join(top, on=["source", "label"], how="left"))
+    ).join(top, on=["source", "label"], how="left").collect())
     agg = agg.with_columns(
         pl.col("label").replace_strict(known, return_dtype=pl.Boolean, default=None).alias("verified"),
         (pl.col("elsewhere") / pl.col("lines")).round(4).alias("share_elsewhere"),

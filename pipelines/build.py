@@ -20,7 +20,7 @@ from glotforge.corpus.stats import (
     write_stage_reports,
     write_tables,
 )
-from glotforge.corpus.storage import as_path, remove_tree
+from glotforge.corpus.storage import as_path, is_remote, remove_tree
 from glotforge.corpus.writers import write_json_atomic
 
 from .plan import Plan, make_plan, make_run_plan, prepare_output
@@ -43,6 +43,7 @@ class BuildSummary:
     stages: tuple[str, ...] = ()
     skipped_stages: tuple[str, ...] = ()
     seconds: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # reports worth a look (e.g. the language-ID audit)
 
 
 def _versions() -> dict[str, str]:
@@ -134,7 +135,7 @@ def execute(plan: Plan, executor: Executor | None, resume: bool, force: bool, so
         "skipped_stages": list(plan.skipped_stages), "versions": _versions(), "sources": len(source_specs),
         "input": plan.input_stats,
     })
-    _after_build_hooks(out, plan)
+    notes = _after_build_hooks(out, plan)
     if not plan.recipe.get("build", {}).get("keep_work", False):
         remove_tree(out / "_work" / "map")
     clock.lap("stats")
@@ -152,15 +153,20 @@ def execute(plan: Plan, executor: Executor | None, resume: bool, force: bool, so
         labels_with_text=sum(1 for r in labels_rows if r["kept"]), warnings=warnings,
         map_skipped=map_skipped, reduce_skipped=reduce_skipped,
         stages=plan.line_stages + plan.label_stages, skipped_stages=plan.skipped_stages, seconds=clock.seconds,
+        notes=notes,
     )
 
 
-def _after_build_hooks(out: Path, plan: Plan) -> None:
-    """Reports that read the finished corpus (e.g. the language-ID audit of sources)."""
+def _after_build_hooks(out: Path, plan: Plan) -> list[str]:
+    """Reports that read the finished corpus (the language-ID audit of sources); returns what to print."""
+    notes = []
     if "langid" in plan.line_stages:
-        from glotforge.corpus.langid import write_lid_audit
+        if is_remote(out):
+            return ["language-ID audit: not written for remote outputs; run `glot stats --by source` on a copy"]
+        from glotforge.corpus.lid_audit import format_audit, write_lid_audit
 
-        write_lid_audit(out)
+        notes.append(format_audit(write_lid_audit(out, plan.recipe.get("langid", {})), limit=10))
+    return notes
 
 
 def print_summary(summary: BuildSummary, stream=None) -> None:
@@ -178,6 +184,8 @@ def print_summary(summary: BuildSummary, stream=None) -> None:
     if summary.seconds:
         times = ", ".join(f"{k} {v:.1f}s" for k, v in summary.seconds.items())
         print(f"  time: {sum(summary.seconds.values()):.1f}s ({times})", file=stream)
+    for note in summary.notes:
+        print(note, file=stream)
     print(f"  corpus:   {summary.out / 'corpus'}", file=stream)
     print(f"  rejected: {summary.out / 'rejected'}", file=stream)
     print(f"  stats:    {summary.out / 'stats'} (labels.json, sources.json)", file=stream)

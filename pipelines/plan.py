@@ -77,6 +77,12 @@ def resolve_stages(recipe: dict[str, Any], stages: list[str] | None) -> tuple[li
             skipped.append(name)
             continue
         stage = build_stage(name, cfg)
+        check = getattr(stage, "check", None)  # e.g. load the LID model now, not in every worker
+        if check is not None:
+            try:
+                check()
+            except (OSError, ValueError, RuntimeError) as exc:
+                raise RecipeError(f"stage {name}: {exc}") from None
         (label if stage.scope == "label" else line).append(name)
         annotations.update(stage.annotations)
     return line, label, annotations, skipped

@@ -154,3 +154,12 @@ def test_eval_reads_a_build_output(sample_model, tmp_path):
     corpus = write_sample_corpus(tmp_path / "built", ["eng_Latn", "fra_Latn"])
     rep = evaluate_model(sample_model.model_path, Path(corpus))
     assert rep.labels == 2 and rep.lines == len(sample_frame(["eng_Latn", "fra_Latn"]))
+
+
+def test_training_is_reproducible_with_one_thread(tmp_path):
+    corpus = write_sample_corpus(tmp_path / "out", ["eng_Latn", "fra_Latn", "deu_Latn", "rus_Cyrl", "ell_Grek"])
+    ft = {"dim": 8, "epoch": 3, "bucket": 20_000, "thread": 1}
+    a = train_lid_from_corpus(corpus, tmp_path / "a.bin", fasttext=ft)
+    b = train_lid_from_corpus(corpus, tmp_path / "b.bin", fasttext=ft)
+    assert a.model_path.read_bytes() == b.model_path.read_bytes()
+    assert a.heldout_path.read_bytes() == b.heldout_path.read_bytes()

@@ -248,6 +248,10 @@ def test_cli_build_vocab_train_resume_eval(tmp_path):
     again = {r["step"]: r["loss"] for r in read_log(part)}
     assert [again[s] for s in range(17, 25)] == [full[s] for s in range(17, 25)]
 
+    # a bare --resume takes the run's own settings (train_config.json) and continues past the end
+    _ok(["train", "mlm", str(out), "-o", str(run), "--resume", "--max-steps", "26"])
+    assert [r["step"] for r in read_log(run)][-3:] == [24, 25, 26]
+
     ev = out / "stats"  # where `glot report OUT` finds eval.json
     res = _ok(["eval", "--model", f"base={out / 'mlm/base/model'}", "--model", f"trained={run / 'model'}",
                "--corpus", str(out), "-o", str(ev), "--max-lines", "1", "--max-len", "32"])  # fmt: skip

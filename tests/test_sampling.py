@@ -161,3 +161,11 @@ def test_on_the_bundled_sample(tmp_path):
     # α = 0.3 flattens: the smallest label gets far more than its proportional share
     smallest = min(sizes, key=sizes.get)
     assert counts[smallest] > 5_000 * sizes[smallest] / sum(sizes.values()) * 3
+
+
+def test_stream_with_repetition_cap_and_head(grouped_corpus):
+    sizes = label_sizes(grouped_corpus)
+    got = list(iter_sampled_texts(grouped_corpus, 400, seed=2, max_epochs=1, head={"aaa_Latn"}))
+    plan = sample_counts(sizes, 400, head={"aaa_Latn"}, max_epochs=1)
+    assert Counter(label for label, _ in got) == Counter(plan)
+    assert plan["ccc_Grek"] == 5 and max(Counter(got).values()) == 1  # capped at one pass: no repeats

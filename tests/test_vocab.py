@@ -246,6 +246,7 @@ def test_head_sets():
         read_head("no_such_set")
 
 
+@pytest.mark.slow
 def test_cli_train_extend_report(tok, tmp_path):
     """End to end from the demo sources: `glot build`, then `glot vocab train | extend | report`."""
     root = tok["root"]
@@ -310,3 +311,11 @@ def test_protect_rule_keeps_base_segmentation_of_its_text(tok, tmp_path):
         )
         < 0.99  # smaller than under `new`: pieces shared with the protected languages are capped
     )
+
+
+def test_report_texts_from_a_parquet_table():
+    from corpus_fixtures import SAMPLE
+
+    texts, desc = texts_for_report(SAMPLE, per_label=5)
+    assert len(texts) == 178 and all(1 <= len(v) <= 5 for v in texts.values())
+    assert texts["eng_Latn"] == sample_frame(["eng_Latn"])["text"].to_list()[:5] and "first 5" in desc

@@ -13,6 +13,8 @@ SentencePiece encoder, about 10x faster than the HF one on the same model):
 - `char_share`: share of single-character pieces (leading `▁` ignored): for alphabetic scripts a sign
   that words are spelled out letter by letter (character fallback).
 Between the two tokenizers, `changed_lines` is the share of lines segmented differently.
+Read tokens/unit together with `unk_rate`: SentencePiece folds a run of unknown characters into one
+`<unk>`, so a script the base lacked can show *more* pieces per word after extension.
 
 Files: `<extended tokenizer>/fertility.json` always, and `OUT/stats/vocab_report.json` when the text
 came from a build folder `OUT` (the HTML report shows that file when present). JSON layout: see

@@ -8,7 +8,7 @@ bf16/fp16 without code changes; each rank reads its own shards of the stream (`t
 
 Outputs in OUTPUT: `initial/` (the model after vocabulary extension, before any step — the "base" side
 of `glot eval` for from-scratch or extended models), `checkpoints/step-N/`, `model/` (final),
-`log.jsonl` (one line per logged step), `tokens_per_label.json`, `config.json` (the run's TrainConfig).
+`log.jsonl` (one line per logged step), `tokens_per_label.json`, `train_config.json` (the run's TrainConfig).
 """
 
 from __future__ import annotations
@@ -149,7 +149,8 @@ def build_model(cfg: TrainConfig, tok: Any) -> tuple[Any, dict[str, int]]:
     if cfg.max_len > limit:
         raise ValueError(f"max_len {cfg.max_len} > the model's {limit} positions")
     stats = {"copied": len(tok), "mean": 0, "random": 0}
-    if base_tok.get_vocab() != tok.get_vocab() or model.get_input_embeddings().weight.shape[0] != len(tok):
+    rows = model.get_input_embeddings().weight.shape[0]
+    if base_tok.get_vocab() != tok.get_vocab() or rows < len(tok):  # extra (padding) rows are kept
         stats = extend_vocabulary(model, base_tok, tok, cfg.init)
     return model, stats
 
@@ -181,7 +182,7 @@ def train(cfg: TrainConfig, echo=print) -> dict[str, Any]:
             out.mkdir(parents=True, exist_ok=True)
             model.save_pretrained(out / "initial")
             tok.save_pretrained(out / "initial")
-            (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
+            (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=1))
             (out / "log.jsonl").write_text("")
     acc.wait_for_everyone()
 

@@ -7,8 +7,10 @@ so memory grows by tens of bytes per line, never with the text:
 1. **exact**: xxh3-128 of every line's normalised key (16 B/line). Inside a group of equal keys the
    first row is kept; the others are `dedup:exact`, score 1.0, pointing at it.
 2. **signatures**: for exact survivors whose near key has at least `min_chars` code points, script-
-   aware shingles -> MinHash signature -> one uint32 per LSH band (4 B x bands per line). Signatures
-   themselves are kept only while they fit `signature_memory_mb`.
+   aware shingles -> MinHash signature -> one uint32 per LSH band (4 B x bands per line). For
+   verification only the top 16 bits of each MinHash value are kept (b-bit MinHash: two different
+   values agree by chance with probability 2^-16, a bias far below the estimate's own noise), 256 B per
+   line at 128 permutations, and only while they fit `signature_memory_mb`.
 3. **candidates**: band columns are sorted and bucketed (`lsh.py`) into candidate pairs.
 4. **verify**: signatures of candidate rows (kept, or recomputed in an extra pass) give the
    estimated Jaccard of every pair; pairs under the threshold are dropped, so LSH false positives
@@ -95,7 +97,7 @@ def _signature_pass(batches: Batches, wanted: np.ndarray, cfg: DedupConfig, word
     perm = permutations(cfg.num_perm, cfg.seed)
     total = int(wanted.sum())
     band_matrix = np.empty((total, bands), dtype=np.uint32)
-    sigs = np.empty((total, cfg.num_perm), dtype=np.uint32) if keep_sigs else None
+    sigs = np.empty((total, cfg.num_perm), dtype=np.uint16) if keep_sigs else None
     at, last = 0, -1
     for df in batches(["text"]):
         row = df["row"].to_numpy().astype(np.int64)
@@ -110,8 +112,8 @@ def _signature_pass(batches: Batches, wanted: np.ndarray, cfg: DedupConfig, word
         sig = signatures(h, per_line, perm)
         if bands:
             band_matrix[at:at + len(sig)] = band_hashes(sig, bands, rows_per_band)
-        if sigs is not None:
-            sigs[at:at + len(sig)] = sig
+        if sigs is not None:  # top 16 bits of each value are enough to count agreements
+            sigs[at:at + len(sig)] = sig >> 16
         at += len(sig)
     if at != total:
         raise ValueError(f"dedup: a pass over batches() saw {at} of {total} wanted rows")
@@ -136,7 +138,7 @@ def _near(batches: Batches, row_ids: np.ndarray, rep: np.ndarray, near_len: np.n
     if len(elig_rows) < 2:
         return empty
     bands, rows_per_band = lsh_params(cfg.threshold, cfg.num_perm, cfg.recall_weight)
-    keep = len(elig_rows) * cfg.num_perm * 4 <= cfg.signature_memory_mb * 2**20
+    keep = len(elig_rows) * cfg.num_perm * 2 <= cfg.signature_memory_mb * 2**20
     band_matrix, sigs = _signature_pass(batches, _row_mask(row_ids, elig_rows), cfg, word_mode, bands,
                                         rows_per_band, keep)
     a, b = candidates(band_matrix, elig_rows, cfg.max_partners)

@@ -64,7 +64,7 @@ def mlm(corpus, output, tokenizer, model, from_scratch, base_tokenizer, init, re
 
     try:
         table = load_recipe(recipe) if recipe else {}
-        saved = Path(output) / "config.json"
+        saved = Path(output) / "train_config.json"
         if resume and saved.exists():  # the run's own settings first: a bare --resume continues as started
             table = {**{k: v for k, v in json.loads(saved.read_text()).items() if k != "resume"}, **table}
         table = apply_overrides(
