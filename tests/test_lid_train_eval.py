@@ -13,7 +13,6 @@ from pathlib import Path
 import polars as pl
 import pytest
 from click.testing import CliRunner
-from lid_helpers import lid_sources
 
 from glotforge.corpus.lid_eval import evaluate_model, format_report, score_predictions
 from glotforge.corpus.lid_train import alpha_counts, read_label_sample, train_lid_from_corpus
@@ -21,6 +20,7 @@ from glotforge.pipelines.cli import main
 
 from build_helpers import read_outputs
 from corpus_fixtures import sample_frame, write_corpus, write_sample_corpus
+from lid_helpers import lid_sources
 
 SMALL = {"dim": 16, "epoch": 8, "thread": 2, "bucket": 50_000}
 ALL_LABELS = sorted(set(sample_frame()["label"].to_list()))
