@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -71,6 +72,7 @@ def run(cmd: list[str], env: dict[str, str]) -> tuple[float, dict[str, int], dic
     cpu: dict[int, tuple] = {}
     stop = threading.Event()
     start = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     thread = threading.Thread(target=watch, args=(psutil.Process(proc.pid), stop, peaks, cpu), daemon=True)
     thread.start()
@@ -80,9 +82,12 @@ def run(cmd: list[str], env: dict[str, str]) -> tuple[float, dict[str, int], dic
     thread.join()
     if proc.returncode != 0:
         sys.exit(f"failed: {' '.join(cmd)}\n{err.decode()[-3000:]}")
-    seconds: dict[str, float] = {}
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU of the run and of every descendant reaped along the way (pool workers, Ray's processes)
+    seconds: dict[str, float] = {"reaped": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime}
     for kind, t in cpu.values():
         seconds[kind] = seconds.get(kind, 0.0) + t
+    seconds["total"] = sum(t for _, t in cpu.values())  # every process of the tree, as last sampled
     return wall, peaks, seconds, out.decode()
 
 
@@ -141,8 +146,9 @@ def main() -> None:
                         hashes.add(digest)
                         shutil.rmtree(out)
                         rows.append((corpus.name, files, read, engine, workers, wall, peaks, load, cpu))
-                        print(f"{corpus.name} {engine} -j {workers}: {wall:.1f} s (load {load:.1f}), outputs {digest}",
-                              file=sys.stderr)
+                        phases = next((ln.strip() for ln in stdout.splitlines() if ln.strip().startswith("time:")), "")
+                        print(f"{corpus.name} {engine} -j {workers}: {wall:.1f} s (load {load:.1f}), outputs {digest}; "
+                              f"CPU {cpu['total']:.0f} s; {phases}", file=sys.stderr)
             same = "identical" if len(hashes) == 1 else f"DIFFERENT ({len(hashes)} variants)"
             print(f"{corpus.name}: outputs of all runs {same}: {sorted(hashes)}", file=sys.stderr)
     finally:
@@ -155,14 +161,14 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores; Ray local start (ray.init): {start:.1f} s; stages: "
           f"{a.stages if a.stages is not None else 'recipe default'}")
     print("| corpus | files | lines | engine | -j | wall s | vs local same -j | CPU s: driver / workers / Ray "
-          "| driver MiB | largest worker MiB | Ray services MiB | load avg |")
-    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| CPU s, whole tree | driver MiB | largest worker MiB | Ray services MiB | load avg |")
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for (name, engine, workers), (_, files, read, _, _, wall, peaks, load, cpu) in best.items():
         local = best.get((name, "local", workers))
         ratio = f"{wall / local[5]:.2f}x" if local and engine != "local" else ""
         worker = peaks.get("worker") or (peaks.get("driver") if engine == "local" and workers == 1 else None)
         cpus = " / ".join(f"{cpu.get(k, 0):.0f}" for k in ("driver", "worker", "ray"))
-        print(f"| {name} | {files} | {read} | {engine} | {workers} | {wall:.1f} | {ratio} | {cpus} "
+        print(f"| {name} | {files} | {read} | {engine} | {workers} | {wall:.1f} | {ratio} | {cpus} | {cpu['total']:.0f} "
               f"| {mib(peaks.get('driver'))} "
               f"| {mib(worker)}{' (in-process)' if engine == 'local' and workers == 1 else ''} "
               f"| {mib(peaks.get('ray'))} | {load:.1f} |")

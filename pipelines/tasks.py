@@ -84,8 +84,9 @@ def _ingest(raw: pl.DataFrame, spec: SourceSpec, ingest_cfg: dict[str, Any]) -> 
 class SourceCounts:
     """Per-source counters of one task (a shard of a built corpus holds rows of many sources)."""
 
-    def __init__(self) -> None:
+    def __init__(self, single_source: str | None = None) -> None:
         self.rows: dict[str, dict] = {}
+        self.single = single_source  # every row is known to come from this source: no group-by needed
 
     def _row(self, source: str) -> dict:
         return self.rows.setdefault(source, {"lines": 0, "units": 0, "kept": 0, "rejected_by_reason": Counter()})
@@ -96,7 +97,9 @@ class SourceCounts:
             row[key] += n
 
     def add_frame(self, df: pl.DataFrame, key: str) -> None:
-        if df.height:
+        if self.single is not None:
+            self._row(self.single)[key] += df.height
+        elif df.height:
             for source, n in df.group_by("source").len().iter_rows():
                 self._row(source)[key] += n
 
@@ -144,7 +147,7 @@ def run_map(task: MapTask) -> dict:
     part_args = _part_args(build_cfg)
     kept_w = PartWriter(folder, corpus_schema(ann), *part_args, prefix="kept")
     rej_w = PartWriter(folder, rejected_schema(ann), *part_args, prefix="rejected")
-    counts = SourceCounts()
+    counts = SourceCounts(None if spec.format == CORPUS_FORMAT else spec.rel)
     chars = words = 0
     result = ReadResult()
     try:
@@ -167,7 +170,7 @@ def run_map(task: MapTask) -> dict:
                 rej_w.write(rej)
             counts.add_frame(alive, "kept")
             kept_w.write(alive)
-            chars, words = chars + _chars(alive), words + _words(alive)
+            chars, words = _add_text_size((chars, words), alive)
         kept_w.close()
         rej_w.close()
     except BaseException:
@@ -185,13 +188,13 @@ def _part_args(build_cfg: dict) -> tuple[int, int, str]:
             build_cfg.get("compression", "zstd"))
 
 
-def _chars(df: pl.DataFrame) -> int:
-    return int(df.get_column("text").str.len_chars().sum()) if df.height else 0
-
-
-def _words(df: pl.DataFrame) -> int:
-    """Runs of non-whitespace: the one definition `glot stats` checks the counters against."""
-    return int(df.select(word_count_expr().sum()).item()) if df.height else 0
+def _add_text_size(sizes: tuple[int, int], df: pl.DataFrame) -> tuple[int, int]:
+    """(chars, words) so far plus this frame's; words are runs of non-whitespace, the one definition
+    `glot stats` checks the counters against."""
+    if not df.height:
+        return sizes
+    chars, words = df.select(pl.col("text").str.len_chars().sum().alias("c"), word_count_expr().sum().alias("w")).row(0)
+    return sizes[0] + int(chars), sizes[1] + int(words)
 
 
 @dataclass(frozen=True)
@@ -315,7 +318,7 @@ def _write_label(task: ReduceTask, specs: list[SourceSpec], rows: LabelRows, dec
                     df = df.filter(pl.Series(~mask))
                 start += mask.size
                 corpus_w.write(df)
-                chars, words = chars + _chars(df), words + _words(df)
+                chars, words = _add_text_size((chars, words), df)
         corpus_w.close()
         rej_w.close()
     except BaseException:

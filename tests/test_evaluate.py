@@ -108,7 +108,8 @@ def test_untrained_pseudo_perplexity_is_near_vocab_size(setup):
 
 def test_evaluate_two_models_writes_json_and_table(setup, tmp_path):
     res = evaluate_models({"a": str(setup["m0"]), "b": str(setup["m1"])}, setup["build"], tmp_path,
-                          parallel=setup["parallel"], max_lines=2, max_len=32, echo=lambda s: None)  # fmt: skip
+                          parallel=setup["parallel"], max_lines=2, max_len=512, echo=lambda s: None)  # fmt: skip
+    assert res["models"]["a"]["max_len"] == 64  # capped at the model's positions
     data = json.loads((tmp_path / "eval.json").read_text())
     assert data == json.loads(json.dumps(res))
     labels = sorted(p.name for p in (setup["build"] / "corpus").iterdir())
@@ -134,6 +135,7 @@ def test_eval_cli(setup, tmp_path):
     data = json.loads((out / "eval.json").read_text())
     assert list(data["models"]) == ["base", "m1"]
     assert data["models"]["m1"]["layer"] == 2
+    assert data["models"]["m1"]["max_len"] == 32
     bad = CliRunner().invoke(main, ["eval", "--model", str(setup["m0"]), "-o", str(tmp_path / "x"),
                                     "--parallel", str(setup["parallel"]), "--pivot", "xxx_Latn"])  # fmt: skip
     assert bad.exit_code != 0 and "pivot" in bad.output

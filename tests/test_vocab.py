@@ -319,3 +319,28 @@ def test_report_texts_from_a_parquet_table():
     texts, desc = texts_for_report(SAMPLE, per_label=5)
     assert len(texts) == 178 and all(1 <= len(v) <= 5 for v in texts.values())
     assert texts["eng_Latn"] == sample_frame(["eng_Latn"])["text"].to_list()[:5] and "first 5" in desc
+
+
+def test_cli_extend_with_protect(tok, tmp_path):
+    from corpus_fixtures import SAMPLE
+
+    root = tok["root"]
+    head = tmp_path / "head.txt"
+    head.write_text("# base languages\n" + "\n".join(BASE_LABELS) + "\n", encoding="utf-8")
+    args = [
+        "vocab",
+        "extend",
+        "--base",
+        str(root / "base"),
+        "--new",
+        str(root / "new"),
+        "-o",
+        str(tmp_path / "p"),
+    ]
+    r = CliRunner().invoke(main, [*args, "--protect", str(SAMPLE), "--head", str(head)])
+    assert r.exit_code == 0, r.output
+    assert "scores: protect" in r.output
+    info = json.loads((tmp_path / "p" / "vocab_merge.json").read_text(encoding="utf-8"))
+    assert info["score_rule"] == "protect" and info["capped"] > 0
+    r = CliRunner().invoke(main, [*args, "--score-rule", "protect"])
+    assert r.exit_code != 0 and "go together" in r.output

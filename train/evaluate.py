@@ -178,18 +178,16 @@ def evaluate_models(
     for name, path in models.items():
         echo(f"evaluating {name} ({path})")
         model = load_model(path).to(dev).eval()
-        tok = load_tokenizer(path, max_len)
+        limit = getattr(model.config, "max_position_embeddings", max_len + 2) - 2  # positions start at 2
+        length = min(max_len, limit)
+        tok = load_tokenizer(path, length)
         n_layers = model.config.num_hidden_layers
         use_layer = default_layer(n_layers) if layer is None else layer
-        result["models"][name] = {
-            "path": str(path),
-            "layers": n_layers,
-            "layer": use_layer,
-            "vocab": len(tok),
-        }
+        result["models"][name] = {"path": str(path), "layers": n_layers, "layer": use_layer, "vocab": len(tok),
+                                  "max_len": length}  # fmt: skip
         for label, lines in texts.items():
-            result["pppl"].setdefault(label, {})[name] = pseudo_log_likelihood(model, tok, lines, max_len)
-        for label, r in retrieval(model, tok, articles, pivot, use_layer, max_len).items():
+            result["pppl"].setdefault(label, {})[name] = pseudo_log_likelihood(model, tok, lines, length)
+        for label, r in retrieval(model, tok, articles, pivot, use_layer, length).items():
             result["retrieval"].setdefault(label, {})[name] = r
         del model
     result["summary_by_model"] = summarize(result)
