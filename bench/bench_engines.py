@@ -37,7 +37,7 @@ def classify(proc: psutil.Process, root: psutil.Process) -> str:
         cmd = " ".join(proc.cmdline())
     except psutil.Error:
         return "other"
-    if cmd.startswith("ray::") or "multiprocessing.spawn" in cmd:
+    if cmd.startswith("ray::") and "Agent" not in cmd or "default_worker.py" in cmd or "multiprocessing.spawn" in cmd:
         return "worker"
     return "ray" if "ray" in cmd else "other"
 
@@ -54,7 +54,8 @@ def watch(root: psutil.Process, stop: threading.Event, peaks: dict[str, int], cp
         for p in procs:
             try:
                 rss = p.memory_info().rss
-                kind = classify(p, root)
+                # first answer wins: a zombie's cmdline can no longer be read
+                kind = cpu[p.pid][0] if p.pid in cpu else classify(p, root)
                 times = p.cpu_times()
                 cpu[p.pid] = (kind, times.user + times.system)
             except psutil.Error:

@@ -101,7 +101,7 @@ def test_untrained_pseudo_perplexity_is_near_vocab_size(setup):
     r = pseudo_log_likelihood(
         model, tok, ["Everyone has the right to life.", "All human beings are born free."]
     )
-    assert r["lines"] == 2 and r["tokens"] > 10
+    assert r["lines"] == 2 and r["tokens"] > 10 and 0 <= r["unk_share"] < 0.2
     assert len(tok) / 3 < r["pppl"] < len(tok) * 3
     assert r["bpc"] == pytest.approx(math.log2(r["pppl"]) * r["tokens"] / 61, rel=0.2)  # 61 chars
 
@@ -135,6 +135,7 @@ def test_eval_cli(setup, tmp_path):
     data = json.loads((out / "eval.json").read_text())
     assert list(data["models"]) == ["base", "m1"]
     assert data["models"]["m1"]["layer"] == 2
+    assert "| m1 |" in res.output  # every model's summary row is printed
     assert data["models"]["m1"]["max_len"] == 32
     bad = CliRunner().invoke(main, ["eval", "--model", str(setup["m0"]), "-o", str(tmp_path / "x"),
                                     "--parallel", str(setup["parallel"]), "--pivot", "xxx_Latn"])  # fmt: skip

@@ -66,6 +66,7 @@ def pseudo_log_likelihood(model, tok, texts: list[str], max_len: int = 128, batc
             n_chars += len(tok.decode(ids, skip_special_tokens=True))
         items.extend((ids, p) for p in kept)
     items.sort(key=lambda x: len(x[0]))
+    unk = sum(1 for ids, p in items if ids[p] == tok.unk_token_id)
     nll, pad = 0.0, tok.pad_token_id
     for s in range(0, len(items), batch_size):
         chunk = items[s : s + batch_size]
@@ -92,6 +93,7 @@ def pseudo_log_likelihood(model, tok, texts: list[str], max_len: int = 128, batc
         "pppl": math.exp(nll / n) if n else None,
         "bpc": nll / math.log(2) / n_chars if n_chars else None,
         "tokens": n,
+        "unk_share": unk / n if n else None,  # <unk> is easy to predict: a high share flatters pppl/bpc
         "lines": len(texts),
     }
 

@@ -48,5 +48,5 @@ def eval_cmd(
                               echo=click.echo)  # fmt: skip
     except (KeyError, ValueError, FileNotFoundError, OSError) as e:
         raise click.ClickException(str(e).splitlines()[0] if str(e) else type(e).__name__) from e
-    click.echo("\n".join(markdown(res).splitlines()[: 3 + len(named)]))
+    click.echo("\n".join(markdown(res).splitlines()[: 4 + len(named)]))
     click.echo(f"→ {Path(out) / EVAL_JSON}")

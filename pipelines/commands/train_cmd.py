@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -82,4 +83,7 @@ def mlm(corpus, output, tokenizer, model, from_scratch, base_tokenizer, init, re
         summary = run_training(cfg, echo=click.echo)
     except (RecipeError, ValueError, FileNotFoundError, OSError) as e:
         raise click.ClickException(str(e).splitlines()[0] if str(e) else type(e).__name__) from e
-    click.echo(f"trained {summary['steps']} steps, final loss {summary['final_loss']:.4f} → {output}/model")
+    if int(os.environ.get("RANK", "0")) == 0:  # once under torchrun/accelerate launch
+        click.echo(
+            f"trained {summary['steps']} steps, final loss {summary['final_loss']:.4f} → {output}/model"
+        )
