@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -108,7 +108,8 @@ def execute(plan: Plan, executor: Executor | None, resume: bool, force: bool, so
     prepare_output(out, plan, resume, force)
     executor = executor or LocalExecutor()
 
-    map_tasks = [MapTask(plan, s) for s in plan.sources]
+    # Each task carries the recipe and its own source(s) only, not the whole source list.
+    map_tasks = [MapTask(replace(plan, sources=(s,)), s) for s in plan.sources]
     map_done, map_skipped = _run_pending(executor, run_map, map_tasks, plan, "read + line stages")
     by_shard = {t.source.rel: map_done[t.task_id] for t in map_tasks}
     clock.lap("map")
@@ -116,7 +117,8 @@ def execute(plan: Plan, executor: Executor | None, resume: bool, force: bool, so
     reduce_tasks = []
     for label in plan.labels:
         shards = [by_shard[s.rel] for s in plan.sources_of(label)]
-        reduce_tasks.append(ReduceTask(plan, label, tuple(m["kept"] for m in shards),
+        reduce_tasks.append(ReduceTask(replace(plan, sources=tuple(plan.sources_of(label))), label,
+                                       tuple(m["kept"] for m in shards),
                                        (sum(m["chars"] for m in shards), sum(m["words"] for m in shards))))
     # Without label stages a reduce task only renames files: not worth shipping to workers.
     reducer = executor if plan.label_stages else LocalExecutor(1, progress=False)

@@ -24,9 +24,7 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'glotforge[ray]')")
 
-import fault_injection  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
-from fault_injection import FaultyExecutor, attempts  # noqa: E402
 
 from glotforge.pipelines.build import build, run_stages  # noqa: E402
 from glotforge.pipelines.cli import main  # noqa: E402
@@ -35,7 +33,9 @@ from glotforge.pipelines.recipe import load_recipe  # noqa: E402
 from glotforge.pipelines.runner import LocalExecutor, TaskError  # noqa: E402
 from glotforge.pipelines.tasks import run_map  # noqa: E402
 
+import fault_injection  # noqa: E402
 from build_helpers import copy_sample_sources, output_bytes  # noqa: E402
+from fault_injection import FaultyExecutor, attempts  # noqa: E402
 
 pytestmark = pytest.mark.ray
 GLOT = [sys.executable, "-m", "glotforge.pipelines"]

@@ -4,7 +4,6 @@ a shard that kills its worker every time is reported with its path while the oth
 from __future__ import annotations
 
 import pytest
-from fault_injection import FaultyExecutor, attempts
 
 from glotforge.pipelines.build import build
 from glotforge.pipelines.recipe import load_recipe
@@ -12,6 +11,7 @@ from glotforge.pipelines.runner import ATTEMPTS, LocalExecutor, TaskError
 from glotforge.pipelines.tasks import marker_path, run_map
 
 from build_helpers import copy_sample_sources, output_bytes
+from fault_injection import FaultyExecutor, attempts
 
 
 @pytest.fixture(scope="module")

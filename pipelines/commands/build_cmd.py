@@ -20,7 +20,8 @@ def user_errors():
 
     from ..plan import OutputDirError
 
-    return (SourceError, RecipeError, OutputDirError, SourceFormatError)
+    # ConnectionError: --engine ray --address pointing at no cluster.
+    return (SourceError, RecipeError, OutputDirError, SourceFormatError, ConnectionError)
 
 
 def engine_options(fn):
