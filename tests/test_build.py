@@ -194,3 +194,38 @@ def test_existing_output_needs_resume_or_force(tmp_path):
     again = CliRunner().invoke(main, ["build", str(src), "-o", str(out), "--stages", ""])
     assert again.exit_code != 0 and "--resume" in again.output
     assert CliRunner().invoke(main, ["build", str(src), "-o", str(out), "--stages", "", "--force"]).exit_code == 0
+
+
+def _all_commands(group, prefix=()):
+    import click
+
+    for name, cmd in sorted(group.commands.items()):
+        yield (*prefix, name)
+        if isinstance(cmd, click.Group):
+            yield from _all_commands(cmd, (*prefix, name))
+
+
+def test_every_command_has_help():
+    names = list(_all_commands(main))
+    assert {("build",), ("run",), ("stages",), ("stats",), ("report",), ("select",), ("card",)} <= set(names)
+    for path in names:
+        result = CliRunner().invoke(main, [*path, "--help"])
+        assert result.exit_code == 0 and "Usage:" in result.output, path
+
+
+def test_damaged_compressed_source_is_kept_warned_and_recorded(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    lines = [f"Kila mtu ana haki ya kuishi, uhuru na usalama wa nafsi yake {i}." for i in range(3000)]
+    data = gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0)
+    (src / "swh_Latn.txt.gz").write_bytes(data[: len(data) // 2])
+    (src / "eng_Latn.txt").write_text("Everyone has the right to life.\n", "utf-8")
+    proc = subprocess.run([*GLOT, "build", str(src), "-o", str(tmp_path / "out"), "-j", "1", "--stages", "script"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: swh_Latn.txt.gz: truncated gzip stream" in proc.stderr
+    stats = {s["source"]: s for s in json.loads((tmp_path / "out" / "stats" / "sources.json").read_text())}
+    damaged = stats["swh_Latn.txt.gz"]
+    assert damaged["damaged"] and 0 < damaged["lines"] < 3000
+    assert damaged["units"] == damaged["kept"] + damaged["rejected"] and damaged["kept"] >= damaged["lines"] - 1
+    assert not stats["eng_Latn.txt"]["damaged"]
