@@ -26,6 +26,8 @@ MANIFEST_KEYS = {
 # Files that sit beside data without being data; not worth a warning.
 IGNORED_NAMES = {"readme", "readme.md", "readme.txt.md", "license", "licence", "manifest.toml", "sources.toml",
                  ".ds_store", "checksums", "sha256sums", "md5sums"}
+# Documentation that often comes as .txt next to the data: never a source in directory mode.
+DOC_STEMS = {"readme", "license", "licence", "copying", "notice", "changelog", "citation", "authors", "sources"}
 
 
 class SourceError(ValueError):
@@ -167,7 +169,7 @@ def discover_directory(root: Path, ingest: dict[str, Any], exclude: Path | None 
         if skip is not None and location(path).startswith(skip):
             continue
         fmt, _ = infer_format(path)
-        if fmt is None:
+        if fmt is None or path.name.split(".")[0].lower() in DOC_STEMS:
             if skipped is not None and path.name.lower() not in IGNORED_NAMES:
                 skipped.append(rel.as_posix())
             continue

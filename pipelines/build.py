@@ -146,8 +146,8 @@ def execute(plan: Plan, executor: Executor | None, resume: bool, force: bool, so
                 for s in sources_rows if s["damaged"] and prior is None]
     if plan.skipped_files:
         shown = ", ".join(plan.skipped_files[:5]) + (" ..." if len(plan.skipped_files) > 5 else "")
-        warnings.append(f"{len(plan.skipped_files)} file(s) of no known format were not read: {shown} "
-                        "(name them .txt/.jsonl/.tsv/.csv/.parquet or list them in a manifest with `format`)")
+        warnings.append(f"{len(plan.skipped_files)} file(s) were not read (documentation, or no known format): "
+                        f"{shown} (data files: name them .txt/.jsonl/.tsv/.csv/.parquet, or list them in a manifest)")
     return BuildSummary(
         out=out, sources=len(sources_rows), labels=len(labels_rows),
         lines=sum(s["lines"] for s in sources_rows), kept=sum(s["kept"] for s in sources_rows),
