@@ -26,13 +26,6 @@ CONTROL_CHARS = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\x{FEFF}]"
 UNTIDY_SPACE = r"\s\s|[^ \S]|^\s|\s$"
 
 
-def _rewrite_where(texts: pl.Series, pattern: str, rewrite) -> pl.Series:
-    idx = texts.str.contains(pattern).fill_null(False).arg_true()
-    if idx.len() == 0:
-        return texts
-    return texts.scatter(idx, rewrite(texts.gather(idx)))
-
-
 def characters_not_stable_alone(form: str = "NFC") -> list[tuple[int, int]]:
     """Ranges of non-mark characters that `form` changes on their own (CJK compatibility ideographs,
     Ångström sign, ...). Slow (a pass over all of Unicode): run by tools/make_nfc_table.py, whose output
@@ -59,27 +52,42 @@ def _may_change_class(form: str) -> str:
     return f"[\\p{{M}}\\x{{1100}}-\\x{{11FF}}{parts}]"
 
 
-def _normalize(texts: pl.Series, form: str) -> pl.Series:
-    return _rewrite_where(texts, _may_change_class(form), lambda s: s.str.normalize(form))
+def _rewrite(texts: pl.Series, mask: pl.Series, rewrite) -> pl.Series:
+    idx = mask.arg_true()
+    return texts if idx.len() == 0 else texts.scatter(idx, rewrite(texts.gather(idx)))
 
 
-def clean_texts(texts: pl.Series, config: dict[str, Any]) -> pl.Series:
-    texts = _rewrite_where(texts, CONTROL_CHARS, lambda s: s.str.replace_all(CONTROL_CHARS, " "))
-    form = config.get("normalization", "NFC")
+def _masks(texts: pl.Series, form: str | None) -> pl.DataFrame:
+    """Which rows each rule must touch, found in one parallel pass over the batch. Replacing control
+    characters by spaces cannot change NFC-ness; it can create untidy spacing, so those rows are
+    re-spaced too."""
+    t = pl.col("t")
+    exprs = [t.str.contains(CONTROL_CHARS).fill_null(False).alias("control"),
+             t.str.contains(UNTIDY_SPACE).fill_null(False).alias("space")]
     if form:
-        texts = _normalize(texts, form)
+        exprs.append(t.str.contains(_may_change_class(form)).fill_null(False).alias("norm"))
+    return texts.alias("t").to_frame().select(exprs)
+
+
+def clean_texts(texts: pl.Series, config: dict[str, Any], masks: pl.DataFrame | None = None) -> pl.Series:
+    form = config.get("normalization", "NFC")
+    masks = masks if masks is not None else _masks(texts, form)
+    control = masks.get_column("control")
+    texts = _rewrite(texts, control, lambda s: s.str.replace_all(CONTROL_CHARS, " "))
+    if form:
+        texts = _rewrite(texts, masks.get_column("norm"), lambda s: s.str.normalize(form))
     if config.get("collapse_whitespace", True):
-        texts = _rewrite_where(texts, UNTIDY_SPACE,
-                               lambda s: s.str.replace_all(r"\s+", " ").str.strip_chars(" "))
+        texts = _rewrite(texts, masks.get_column("space") | control,
+                         lambda s: s.str.replace_all(r"\s+", " ").str.strip_chars(" "))
     else:
         texts = texts.str.strip_chars()
     return texts
 
 
-def binary_rows(texts: pl.Series, max_share: float) -> pl.Series:
+def binary_rows(texts: pl.Series, max_share: float, control: pl.Series | None = None) -> pl.Series:
     """Rows whose share of control characters says they are binary data (or text read in the wrong
     encoding, e.g. UTF-16 without a BOM), not text with a stray control character."""
-    has = texts.str.contains(CONTROL_CHARS).fill_null(False)
+    has = control if control is not None else texts.str.contains(CONTROL_CHARS).fill_null(False)
     if not has.any():
         return has
     share = texts.str.count_matches(CONTROL_CHARS) / texts.str.len_chars()
@@ -89,12 +97,15 @@ def binary_rows(texts: pl.Series, max_share: float) -> pl.Series:
 def apply_hygiene(df: pl.DataFrame, config: dict[str, Any]) -> pl.DataFrame:
     """Clean `text` where it was read; mark binary-looking lines `ingest:binary` and lines that end up
     empty `ingest:empty`."""
-    binary = binary_rows(df.get_column("text"), float(config.get("max_control_share", 0.1)))
-    df = df.with_columns(clean_texts(df.get_column("text"), config).alias("text"))
+    raw = df.get_column("text")
+    masks = _masks(raw, config.get("normalization", "NFC"))
+    binary = binary_rows(raw, float(config.get("max_control_share", 0.1)), masks.get_column("control"))
+    cleaned = clean_texts(raw, config, masks)
     return df.with_columns(
+        cleaned.alias("text"),
         pl.when(pl.col("reason").is_not_null()).then(pl.col("reason"))
         .when(binary).then(pl.lit("ingest:binary"))
-        .when(pl.col("text").is_null() | (pl.col("text") == "")).then(pl.lit("ingest:empty"))
+        .when(cleaned.is_null() | (cleaned == "")).then(pl.lit("ingest:empty"))
         .otherwise(None)
-        .alias("reason")
+        .alias("reason"),
     )

@@ -74,11 +74,10 @@ class MapTask:
 
 def _ingest(raw: pl.DataFrame, spec: SourceSpec, ingest_cfg: dict[str, Any]) -> pl.DataFrame:
     df = apply_hygiene(raw, ingest_cfg)
+    tags = [pl.lit(spec.label).alias("label"), pl.lit(spec.rel).alias("source")]
     if spec.split:
-        df = explode_sentences(df, spec.label.split("_")[0])
-    else:
-        df = df.with_columns(pl.lit(0, dtype=pl.Int32).alias("sentence"))
-    return df.with_columns(pl.lit(spec.label).alias("label"), pl.lit(spec.rel).alias("source"))
+        return explode_sentences(df, spec.label.split("_")[0]).with_columns(tags)
+    return df.with_columns(pl.lit(0, dtype=pl.Int32).alias("sentence"), *tags)
 
 
 class SourceCounts:
