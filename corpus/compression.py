@@ -67,14 +67,28 @@ class ByteStream:
 
     path: Path
     compression: str | None
+    start: int = 0  # byte range of an uncompressed chunk
+    end: int | None = None
     damage: str | None = field(default=None, init=False)
 
     def __iter__(self) -> Iterator[bytes]:
         with as_path(self.path).open("rb") as fh:
             if self.compression is None:
-                yield from iter(lambda: fh.read(READ_SIZE), b"")
+                yield from self._range(fh)
                 return
             yield from self._decompressed(fh)
+
+    def _range(self, fh) -> Iterator[bytes]:
+        if self.start:
+            fh.seek(self.start)
+        left = None if self.end is None else self.end - self.start
+        while left is None or left > 0:
+            block = fh.read(READ_SIZE if left is None else min(READ_SIZE, left))
+            if not block:
+                return
+            if left is not None:
+                left -= len(block)
+            yield block
 
     def _decompressed(self, fh) -> Iterator[bytes]:
         dec = _decompressor(self.compression)

@@ -55,6 +55,9 @@ class ReadOptions:
     quoting: str | None = None  # tsv/csv: "none" or "minimal"; default none for tsv, minimal for csv
     delimiter: str | None = None
     encoding: str | None = None  # text encoding when not UTF-8 (UTF-16/32 with a BOM are detected)
+    byte_start: int = 0  # a chunk of an uncompressed txt/jsonl file: its byte range and the lines before it
+    byte_end: int | None = None
+    line_offset: int = 0
 
 
 @dataclass
@@ -98,6 +101,9 @@ class LineSplitter:
 
     def _blocks(self) -> Iterator[bytes]:
         blocks = iter(self.stream)
+        if self.stream.start:  # a chunk after the first: byte-order marks only exist at the start of a file
+            yield from blocks
+            return
         first = next(blocks, b"")
         while len(first) < 4:  # a BOM can straddle tiny first blocks
             more = next(blocks, None)
@@ -168,8 +174,8 @@ def decode_lines(raw: list[bytes], encoding: str | None = None) -> list[str | No
 
 
 def read_txt(path: Path, opts: ReadOptions, batch_size: int, result: ReadResult) -> Iterator[pl.DataFrame]:
-    stream = ByteStream(path, opts.compression)
-    start = 1
+    stream = ByteStream(path, opts.compression, opts.byte_start, opts.byte_end)
+    start = 1 + opts.line_offset
     for raw, cut in _batches_marking_tail(stream, batch_size):
         texts = decode_lines(raw, opts.encoding)
         reasons = [None if t is not None else "ingest:encoding" for t in texts]
@@ -234,9 +240,9 @@ def _jsonl_line(line: bytes, field_path: list[str]) -> tuple[str | None, str | N
 
 
 def read_jsonl(path: Path, opts: ReadOptions, batch_size: int, result: ReadResult) -> Iterator[pl.DataFrame]:
-    stream = ByteStream(path, opts.compression)
+    stream = ByteStream(path, opts.compression, opts.byte_start, opts.byte_end)
     field_path = str(opts.text_field or "text").split(".")
-    start = 1
+    start = 1 + opts.line_offset
     for raw, cut in _batches_marking_tail(stream, batch_size):
         if opts.encoding:
             raw = _as_utf8(raw, opts.encoding)

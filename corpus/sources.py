@@ -53,10 +53,20 @@ class SourceSpec:
     delimiter: str | None = None
     prior_rejected: str | None = None  # `glot run`: the input corpus's rejected rows of this label
     encoding: str | None = None
+    # A chunk of a large uncompressed text source: bytes [byte_start, byte_end), first line = line_offset + 1.
+    chunk: int = 0
+    byte_start: int = 0
+    byte_end: int | None = None
+    line_offset: int = 0
+
+    @property
+    def shard_key(self) -> str:
+        """Unique per shard: the source path, plus the chunk number for chunks after the first."""
+        return self.rel if self.chunk == 0 else f"{self.rel}#{self.chunk}"
 
     def read_options(self) -> ReadOptions:
         return ReadOptions(self.format, self.compression, self.text_field, self.header, self.quoting, self.delimiter,
-                           self.encoding)
+                           self.encoding, self.byte_start, self.byte_end, self.line_offset)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

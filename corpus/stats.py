@@ -40,7 +40,9 @@ def source_table(specs: list[dict[str, Any]], map_results: list[dict], reduce_re
             row = merged.setdefault(rel, {"lines": 0, "units": 0, "kept": 0, "reasons": Counter()})
             row["kept"] -= sum(counts.values())
             row["reasons"].update(counts)
-    damage = {res["shard"]: res.get("damage") for res in map_results}
+    damage: dict[str, str | None] = {}
+    for res in map_results:  # a source read in chunks has several shards; any damage counts
+        damage[res["shard"]] = damage.get(res["shard"]) or res.get("damage")
     rows = []
     for spec in specs:
         m = merged.get(spec["rel"], {"lines": 0, "units": 0, "kept": 0, "reasons": Counter()})

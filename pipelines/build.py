@@ -89,7 +89,8 @@ def build(sources: Path, out: Path, recipe: dict[str, Any], executor: Executor |
     clock = _Clock()
     plan = make_plan(as_path(sources), as_path(out), recipe, stages)
     clock.lap("plan")
-    return execute(plan, executor, resume, force, [s.to_dict() for s in plan.sources], None, clock)
+    whole = [s.to_dict() for s in plan.sources if s.chunk == 0]  # one stats row per source, not per chunk
+    return execute(plan, executor, resume, force, whole, None, clock)
 
 
 def run_stages(corpus: Path, out: Path, recipe: dict[str, Any], stages: list[str], executor: Executor | None = None,
@@ -111,12 +112,12 @@ def execute(plan: Plan, executor: Executor | None, resume: bool, force: bool, so
     # Each task carries the recipe and its own source(s) only, not the whole source list.
     map_tasks = [MapTask(replace(plan, sources=(s,)), s) for s in plan.sources]
     map_done, map_skipped = _run_pending(executor, run_map, map_tasks, plan, "read + line stages")
-    by_shard = {t.source.rel: map_done[t.task_id] for t in map_tasks}
+    by_shard = {t.source.shard_key: map_done[t.task_id] for t in map_tasks}
     clock.lap("map")
 
     reduce_tasks = []
     for label in plan.labels:
-        shards = [by_shard[s.rel] for s in plan.sources_of(label)]
+        shards = [by_shard[s.shard_key] for s in plan.sources_of(label)]
         reduce_tasks.append(ReduceTask(replace(plan, sources=tuple(plan.sources_of(label))), label,
                                        tuple(m["kept"] for m in shards),
                                        (sum(m["chars"] for m in shards), sum(m["words"] for m in shards))))

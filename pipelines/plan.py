@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,15 @@ import polars as pl
 
 from glotforge.corpus.sources import SourceSpec, discover_sources
 from glotforge.corpus.stages import REGISTRY, build_stage
-from glotforge.corpus.storage import as_path, identity, location, makedirs, parquet_source, remove_tree
+from glotforge.corpus.storage import (
+    as_path,
+    identity,
+    is_remote,
+    location,
+    makedirs,
+    parquet_source,
+    remove_tree,
+)
 
 from .recipe import RecipeError, fingerprint
 
@@ -29,8 +37,56 @@ class OutputDirError(ValueError):
     """OUT holds something we must not overwrite without being told."""
 
 
-def shard_id(rel: str) -> str:
-    return hashlib.sha1(rel.encode()).hexdigest()[:16]
+def shard_id(key: str) -> str:
+    """Folder/marker name of a shard (`SourceSpec.shard_key`: the source path, `#N` for later chunks)."""
+    return hashlib.sha1(key.encode()).hexdigest()[:16]
+
+
+CHUNKABLE = ("txt", "jsonl")
+
+
+def _chunk_bounds(path: Path, chunk_bytes: int) -> list[tuple[int, int, int]]:
+    """(start, end, lines before start) of pieces of at least chunk_bytes that end just after a newline,
+    found in one streaming pass that also counts each piece's lines."""
+    bounds: list[tuple[int, int, int]] = []
+    start = lines_before = lines = pos = 0
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            i = 0
+            while True:
+                at = max(start + chunk_bytes - 1 - pos, i)  # first byte a cutting newline may sit on
+                cut = block.find(b"\n", at) if at < len(block) else -1
+                if cut < 0:
+                    break
+                lines += block.count(b"\n", i, cut + 1)
+                bounds.append((start, pos + cut + 1, lines_before))
+                lines_before, lines = lines_before + lines, 0
+                start, i = pos + cut + 1, cut + 1
+            lines += block.count(b"\n", i)
+            pos += len(block)
+    if start < pos or not bounds:
+        bounds.append((start, pos, lines_before))
+    return bounds
+
+
+def split_large_sources(specs: list[SourceSpec], chunk_bytes: int) -> list[SourceSpec]:
+    """Uncompressed local txt/jsonl sources over `chunk_bytes` become several shards (byte ranges cut at
+    line ends, with their line offsets), so one huge file is read by several workers. Compressed streams
+    cannot be entered in the middle and stay whole."""
+    out: list[SourceSpec] = []
+    for spec in specs:
+        path = as_path(spec.path)
+        if (chunk_bytes <= 0 or spec.compression or spec.format not in CHUNKABLE
+                or is_remote(path) or path.stat().st_size <= chunk_bytes):
+            out.append(spec)
+            continue
+        with open(path, "rb") as fh:
+            if fh.read(4).startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")):
+                out.append(spec)  # UTF-16/32: transcoded as a whole
+                continue
+        for k, (start, end, before) in enumerate(_chunk_bounds(path, chunk_bytes)):
+            out.append(replace(spec, chunk=k, byte_start=start, byte_end=end, line_offset=before))
+    return out
 
 
 @dataclass(frozen=True)
@@ -53,7 +109,7 @@ class Plan:
 
     def sources_of(self, label: str) -> list[SourceSpec]:
         """The label's sources in canonical order: priority (high first), then path."""
-        return sorted((s for s in self.sources if s.label == label), key=lambda s: (-s.priority, s.rel))
+        return sorted((s for s in self.sources if s.label == label), key=lambda s: (-s.priority, s.rel, s.chunk))
 
     @property
     def labels(self) -> list[str]:
@@ -95,6 +151,7 @@ def _source_identity(spec: SourceSpec) -> list[Any]:
 def make_plan(sources: Path, out: Path, recipe: dict[str, Any], stages: list[str] | None = None) -> Plan:
     skipped: list[str] = []
     root, specs = discover_sources(sources, recipe.get("ingest", {}), exclude=out, skipped=skipped)
+    specs = split_large_sources(specs, int(recipe.get("build", {}).get("chunk_bytes", 64 << 20)))
     line, label, annotations, skipped_stages = resolve_stages(recipe, stages)
     ident = {
         "version": PLAN_VERSION,

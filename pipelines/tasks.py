@@ -66,7 +66,7 @@ class MapTask:
 
     @property
     def task_id(self) -> str:
-        return f"map-{shard_id(self.source.rel)}"
+        return f"map-{shard_id(self.source.shard_key)}"
 
     def __str__(self) -> str:
         return self.source.rel
@@ -138,7 +138,7 @@ def run_map(task: MapTask) -> dict:
     build_cfg = plan.recipe.get("build", {})
     batch_size = int(build_cfg.get("batch_size", 50_000))
     ann = annotation_schema(plan)
-    folder = out / "_work" / "map" / shard_id(spec.rel)
+    folder = out / "_work" / "map" / shard_id(spec.shard_key)
     _clean_dir(folder)
     stages = [build_stage(name, plan.recipe.get(name, {})) for name in plan.line_stages]
     # Intermediates are written exactly like final parts, so a label without label stages is finished
@@ -220,7 +220,7 @@ class ReduceTask:
 
 
 def _map_files(out: Path, spec: SourceSpec, kind: str) -> list[Path]:
-    return sorted((out / "_work" / "map" / shard_id(spec.rel)).glob(f"{kind}-*.parquet"))
+    return sorted((out / "_work" / "map" / shard_id(spec.shard_key)).glob(f"{kind}-*.parquet"))
 
 
 class LabelRows:
@@ -308,9 +308,14 @@ def _write_label(task: ReduceTask, specs: list[SourceSpec], rows: LabelRows, dec
     dec_rows = decided.get_column("row").to_numpy() if decided is not None else np.zeros(0, np.uint64)
     start = 0
     try:
-        for spec, n, kept_files in zip(specs, task.kept_counts, rows.files, strict=True):
-            for df in _iter_files(_map_files(out, spec, "rejected"), None, rows.batch_size):
-                rej_w.write(df)
+        shards = list(zip(specs, task.kept_counts, rows.files, strict=True))
+        for k, (spec, n, kept_files) in enumerate(shards):
+            if spec.chunk == 0:  # a source's earlier rejections come first, whatever its chunking
+                for chunk in shards[k:]:
+                    if chunk[0].rel != spec.rel:
+                        break
+                    for df in _iter_files(_map_files(out, chunk[0], "rejected"), None, rows.batch_size):
+                        rej_w.write(df)
             if n == 0:
                 continue
             for df in _iter_files(kept_files, None, rows.batch_size):

@@ -53,7 +53,7 @@ class Faulty:
             self.fn(task)
             out = task.plan.out_path
             marker_path(out, task.task_id).unlink()
-            folder = out / "_work" / "map" / shard_id(task.source.rel)
+            folder = out / "_work" / "map" / shard_id(task.source.shard_key)
             for part in sorted(folder.glob("*.parquet"))[:1]:
                 data = part.read_bytes()
                 part.write_bytes(data[: len(data) // 2])

@@ -21,7 +21,7 @@ from glotforge.pipelines.cli import main
 from glotforge.pipelines.recipe import load_recipe
 from glotforge.pipelines.runner import LocalExecutor
 
-from build_helpers import copy_sample_sources, output_bytes, read_outputs
+from build_helpers import SAMPLE_SOURCES, copy_sample_sources, output_bytes, read_outputs
 
 GLOT = [sys.executable, "-m", "glotforge.pipelines"]
 
@@ -229,3 +229,25 @@ def test_damaged_compressed_source_is_kept_warned_and_recorded(tmp_path):
     assert damaged["damaged"] and 0 < damaged["lines"] < 3000
     assert damaged["units"] == damaged["kept"] + damaged["rejected"] and damaged["kept"] >= damaged["lines"] - 1
     assert not stats["eng_Latn.txt"]["damaged"]
+
+
+def test_large_sources_read_in_chunks_give_the_same_corpus(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("eng_Latn.parquet", "rus_Cyrl.txt.gz", "fra-Latn.jsonl"):
+        (src / name).write_bytes((SAMPLE_SOURCES / name).read_bytes())
+    big = sum(([line] * 3 for line in (SAMPLE_SOURCES / "aar_Latn.txt").read_text("utf-8").splitlines()), [])
+    (src / "aar_Latn.txt").write_text("\n".join(big) + "\n\nlast line without newline", "utf-8")
+    whole, chunked = tmp_path / "whole", tmp_path / "chunked"
+    build(src, whole, load_recipe(overrides=["build.chunk_bytes=0"]), LocalExecutor(1, progress=False))
+    plan_recipe = load_recipe(overrides=["build.chunk_bytes=2000"])
+    from glotforge.pipelines.plan import make_plan
+
+    plan = make_plan(src, chunked, plan_recipe)
+    assert sum(s.rel == "aar_Latn.txt" for s in plan.sources) > 5
+    assert sum(s.rel == "fra-Latn.jsonl" for s in plan.sources) > 2
+    build(src, chunked, plan_recipe, LocalExecutor(2, progress=False))
+    a, b = output_bytes(whole), output_bytes(chunked)
+    data = [k for k in a if k.startswith(("corpus/", "rejected/")) or k in ("stats/sources.json", "stats/labels.json")]
+    assert data and all(a[k] == b[k] for k in data)
+    assert a.keys() == b.keys()
