@@ -14,9 +14,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-import iso639
-import langcodes
-
 SCRIPT_RE = re.compile(r"^[A-Za-z]{4}$")
 LABEL_RE = re.compile(r"^[a-z]{3}_[A-Z][a-z]{3}$")
 UNKNOWN_SCRIPT = "Zzzz"  # ISO 15924 "uncoded script": a source with no letters at all
@@ -47,6 +44,8 @@ def _aliases() -> dict[str, str]:
 
 def _iso639_3(code: str, keep_unknown: bool) -> str:
     """ISO 639-3 code for a 2- or 3-letter code, following retirements to their replacement."""
+    import iso639  # its tables take ~0.3 s to load: only in processes that parse labels
+
     try:
         lang = iso639.Language.match(code.lower())
     except (iso639.LanguageNotFoundError, AttributeError):
@@ -81,6 +80,8 @@ def parse_label(tag: str, script: str | None = None, keep_unknown: bool = False)
     Raises LabelError with a one-line reason for tags that cannot be mapped (unless `keep_unknown`,
     which keeps a syntactically valid 3-letter code as given).
     """
+    import langcodes
+
     raw = tag.strip()
     if not raw:
         raise LabelError("empty language tag")
@@ -122,6 +123,8 @@ def split_label(label: str) -> tuple[str, str]:
 
 def iso639_1(language: str) -> str | None:
     """Two-letter code of an ISO 639-3 language, if it has one (used to pick ICU locales)."""
+    import iso639
+
     try:
         return iso639.Language.match(language).part1
     except (iso639.LanguageNotFoundError, AttributeError):

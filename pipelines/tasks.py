@@ -25,7 +25,6 @@ from glotforge.corpus.corpus_stats import word_count_expr
 from glotforge.corpus.hygiene import apply_hygiene
 from glotforge.corpus.readers import ReadResult, read_source
 from glotforge.corpus.schema import corpus_schema, rejected_schema
-from glotforge.corpus.sentences import explode_sentences
 from glotforge.corpus.sources import SourceSpec
 from glotforge.corpus.stages import build_stage
 from glotforge.corpus.storage import as_path, makedirs, remove_tree, replace
@@ -76,6 +75,8 @@ def _ingest(raw: pl.DataFrame, spec: SourceSpec, ingest_cfg: dict[str, Any]) -> 
     df = apply_hygiene(raw, ingest_cfg)
     tags = [pl.lit(spec.label).alias("label"), pl.lit(spec.rel).alias("source")]
     if spec.split:
+        from glotforge.corpus.sentences import explode_sentences  # ICU: only for sources that are split
+
         return explode_sentences(df, spec.label.split("_")[0]).with_columns(tags)
     return df.with_columns(pl.lit(0, dtype=pl.Int32).alias("sentence"), *tags)
 
