@@ -319,16 +319,3 @@ class LangIdStage:
             pl.when(rej).then(pl.col("lid_label")).otherwise(None).alias("detail"),
         )
 
-
-def lid_audit(out_dir: str | os.PathLike, config: dict | None = None) -> pl.DataFrame:
-    """Per-source mislabel audit of a built corpus (see `glotforge.corpus.lid_audit`)."""
-    from .lid_audit import lid_audit as _audit
-
-    return _audit(out_dir, config)
-
-
-def write_lid_audit(out_dir: str | os.PathLike, config: dict | None = None) -> pl.DataFrame:
-    """Write OUT/stats/lid_audit.json and .parquet (see `glotforge.corpus.lid_audit`)."""
-    from .lid_audit import write_lid_audit as _write
-
-    return _write(out_dir, config)

@@ -54,10 +54,6 @@ def _write_marker(out: Path, task_id: str, fingerprint: str, result: dict) -> di
     return result
 
 
-def _clean_dir(folder: Path) -> None:
-    remove_tree(folder)
-
-
 @dataclass(frozen=True)
 class MapTask:
     plan: Plan
@@ -140,7 +136,7 @@ def run_map(task: MapTask) -> dict:
     batch_size = int(build_cfg.get("batch_size", 50_000))
     ann = annotation_schema(plan)
     folder = out / "_work" / "map" / shard_id(spec.shard_key)
-    _clean_dir(folder)
+    remove_tree(folder)
     stages = [build_stage(name, plan.recipe.get(name, {})) for name in plan.line_stages]
     # Intermediates are written exactly like final parts, so a label without label stages is finished
     # by renaming them (no second pass over the data).
@@ -281,15 +277,13 @@ def run_reduce(task: ReduceTask) -> dict:
 def _move_label(task: ReduceTask, specs: list[SourceSpec], reports: dict) -> dict:
     """No label stages: the map outputs already are final parts; rename them in canonical order."""
     out, label = task.plan.out_path, task.label
-    written = {}
     for kind, folder in (("kept", out / "corpus" / label), ("rejected", out / "rejected" / label)):
-        _clean_dir(folder)
+        remove_tree(folder)
         files = [f for spec in specs for f in _map_files(out, spec, kind)]
         if files:
             makedirs(folder)
         for k, path in enumerate(files):
             replace(path, folder / f"part-{k:05d}.parquet")
-        written[kind] = len(files)
     return _write_marker(out, task.task_id, task.plan.fingerprint, {
         "label": label, "kept": int(sum(task.kept_counts)), "chars": task.kept_text[0], "words": task.kept_text[1],
         "reduce_rejected": {}, "reports": reports,
@@ -300,7 +294,7 @@ def _write_label(task: ReduceTask, specs: list[SourceSpec], rows: LabelRows, dec
                  reports: dict, ann: dict, build_cfg: dict) -> dict:
     out, label = task.plan.out_path, task.label
     for kind in ("corpus", "rejected"):
-        _clean_dir(out / kind / label)
+        remove_tree(out / kind / label)
     part_args = _part_args(build_cfg)
     corpus_w = PartWriter(out / "corpus" / label, corpus_schema(ann), *part_args)
     rej_w = PartWriter(out / "rejected" / label, rejected_schema(ann), *part_args)
@@ -326,8 +320,8 @@ def _write_label(task: ReduceTask, specs: list[SourceSpec], rows: LabelRows, dec
                     dec = decided.slice(int(lo), int(hi - lo)).drop("row")
                     gone = pl.concat([df.filter(pl.Series(mask)), dec], how="horizontal")
                     rej_w.write(gone)
-                    for source, reason, k in gone.group_by("source", "reason").len().iter_rows():
-                        per_source.setdefault(source, Counter())[reason] += k
+                    for source, reason, count in gone.group_by("source", "reason").len().iter_rows():
+                        per_source.setdefault(source, Counter())[reason] += count
                     df = df.filter(pl.Series(~mask))
                 start += mask.size
                 corpus_w.write(df)
