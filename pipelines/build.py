@@ -23,9 +23,10 @@ from glotforge.corpus.stats import (
 from glotforge.corpus.storage import as_path, is_remote, remove_tree
 from glotforge.corpus.writers import write_json_atomic
 
+from .dedup_rounds import plan_jobs, run_jobs
 from .plan import Plan, make_plan, make_run_plan, prepare_output
 from .runner import Executor, LocalExecutor
-from .tasks import MapTask, ReduceTask, read_marker, run_map, run_reduce
+from .tasks import MapTask, ReduceTask, read_marker, run_map, run_pending, run_reduce
 
 
 @dataclass
@@ -55,21 +56,6 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return out
-
-
-def _run_pending(executor: Executor, fn, tasks: list, plan: Plan, desc: str) -> tuple[dict[str, dict], int]:
-    done: dict[str, dict] = {}
-    pending = []
-    for task in tasks:
-        marker = read_marker(plan.out_path, task.task_id, plan.fingerprint)
-        if marker is None:
-            pending.append(task)
-        else:
-            done[task.task_id] = marker
-    results = executor.map(fn, pending, desc=desc) if pending else []
-    for task, res in zip(pending, results, strict=True):
-        done[task.task_id] = res
-    return done, len(tasks) - len(pending)
 
 
 class _Clock:
@@ -111,7 +97,7 @@ def execute(plan: Plan, executor: Executor | None, resume: bool, force: bool, so
 
     # Each task carries the recipe and its own source(s) only, not the whole source list.
     map_tasks = [MapTask(replace(plan, sources=(s,)), s) for s in plan.sources]
-    map_done, map_skipped = _run_pending(executor, run_map, map_tasks, plan, "read + line stages")
+    map_done, map_skipped = run_pending(executor, run_map, map_tasks, plan, "read + line stages")
     by_shard = {t.source.shard_key: map_done[t.task_id] for t in map_tasks}
     clock.lap("map")
 
@@ -121,9 +107,17 @@ def execute(plan: Plan, executor: Executor | None, resume: bool, force: bool, so
         reduce_tasks.append(ReduceTask(replace(plan, sources=tuple(plan.sources_of(label))), label,
                                        tuple(m["kept"] for m in shards),
                                        (sum(m["chars"] for m in shards), sum(m["words"] for m in shards))))
+    # Large labels: dedup as rounds of tasks over slices and hash partitions (pipelines/dedup_rounds.py)
+    todo = [t for t in reduce_tasks if read_marker(out, t.task_id, plan.fingerprint) is None]
+    jobs = plan_jobs(plan, todo)
+    if jobs:
+        reports = run_jobs(executor, plan, jobs)
+        reduce_tasks = [replace(t, sharded=(jobs[t.label].layout, reports[t.label])) if t.label in jobs else t
+                        for t in reduce_tasks]
+        clock.lap("dedup rounds")
     # Without label stages a reduce task only renames files: not worth shipping to workers.
     reducer = executor if plan.label_stages else LocalExecutor(1, progress=False)
-    reduce_done, reduce_skipped = _run_pending(reducer, run_reduce, reduce_tasks, plan, "label stages + write")
+    reduce_done, reduce_skipped = run_pending(reducer, run_reduce, reduce_tasks, plan, "label stages + write")
     by_label = {t.label: reduce_done[t.task_id] for t in reduce_tasks}
     clock.lap("reduce")
 
@@ -141,6 +135,7 @@ def execute(plan: Plan, executor: Executor | None, resume: bool, force: bool, so
     notes = _after_build_hooks(out, plan)
     if not plan.recipe.get("build", {}).get("keep_work", False):
         remove_tree(out / "_work" / "map")
+        remove_tree(out / "_work" / "dedup")
     clock.lap("stats")
 
     warnings = [f"{s['source']}: {s['damage']}; kept what was readable ({s['lines']} lines)"

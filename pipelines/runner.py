@@ -70,6 +70,17 @@ class LocalExecutor:
     def __init__(self, workers: int | None = None, progress: bool = True):
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.progress = progress and sys.stderr.isatty()
+        self._kept: ProcessPoolExecutor | None = None  # reused by the next map (dedup runs many short rounds)
+
+    def close(self) -> None:
+        if self._kept is not None:
+            self._kept.shutdown(wait=True, cancel_futures=True)
+            self._kept = None
+
+    def _reusable_pool(self) -> ProcessPoolExecutor:
+        if self._kept is None:
+            self._kept = self._pool(self.workers)
+        return self._kept
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any], desc: str = "") -> list[Any]:
         results: list[Any] = [None] * len(items)
@@ -114,7 +125,8 @@ class LocalExecutor:
                 failures.extend(TaskFailure(items[i], "BrokenProcessPool: worker processes die before "
                                             "finishing any task", "") for i in reversed(todo))
                 break
-            with self._pool(self.workers) as pool:
+            pool = self._reusable_pool()
+            try:
                 running: dict[Any, int] = {}
                 broken = progressed = False
                 while todo or running:
@@ -141,6 +153,11 @@ class LocalExecutor:
                                 traceback.format_exception(exc))))
                         progressed = True
                         bar.update()
+            except BaseException:
+                self.close()  # Ctrl-C: nothing may keep running behind the driver's back
+                raise
+            if broken:
+                self.close()
             stalled = stalled + 1 if broken and not progressed else 0
         if died:
             with ThreadPoolExecutor(self.workers) as threads:

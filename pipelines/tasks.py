@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ import numpy as np
 import polars as pl
 
 from glotforge.corpus.corpus_stats import word_count_expr
+from glotforge.corpus.dedup.sharded import Layout, SlicedDecisions
 from glotforge.corpus.hygiene import apply_hygiene
 from glotforge.corpus.readers import ReadResult, read_source
 from glotforge.corpus.schema import corpus_schema, rejected_schema
@@ -31,6 +32,7 @@ from glotforge.corpus.storage import as_path, makedirs, remove_tree, replace
 from glotforge.corpus.writers import PartWriter, iter_parquet, write_json_atomic
 
 from .plan import Plan, annotation_schema, shard_id
+from .runner import Executor
 
 STAGE_COLUMNS = ("reason", "score", "detail", "ref_source", "ref_line")
 CORPUS_FORMAT = "corpus"  # a shard that is one label of an already built corpus
@@ -48,10 +50,27 @@ def read_marker(out: Path, task_id: str, fingerprint: str) -> dict | None:
     return data if data.get("fingerprint") == fingerprint else None
 
 
-def _write_marker(out: Path, task_id: str, fingerprint: str, result: dict) -> dict:
+def write_marker(out: Path, task_id: str, fingerprint: str, result: dict) -> dict:
     result = {"fingerprint": fingerprint, **result}
     write_json_atomic(marker_path(out, task_id), result)
     return result
+
+
+def run_pending(executor: Executor, fn: Callable[[Any], dict], tasks: list, plan: Plan,
+                desc: str) -> tuple[dict[str, dict], int]:
+    """Run the tasks that have no valid marker yet; returns every task's result and how many were done."""
+    done: dict[str, dict] = {}
+    pending = []
+    for task in tasks:
+        marker = read_marker(plan.out_path, task.task_id, plan.fingerprint)
+        if marker is None:
+            pending.append(task)
+        else:
+            done[task.task_id] = marker
+    results = executor.map(fn, pending, desc=desc) if pending else []
+    for task, res in zip(pending, results, strict=True):
+        done[task.task_id] = res
+    return done, len(tasks) - len(pending)
 
 
 @dataclass(frozen=True)
@@ -173,7 +192,7 @@ def run_map(task: MapTask) -> dict:
         kept_w.abort()
         rej_w.abort()
         raise
-    return _write_marker(out, task.task_id, plan.fingerprint, {
+    return write_marker(out, task.task_id, plan.fingerprint, {
         "shard": spec.rel, "label": spec.label, "kept": kept_w.rows, "rejected": rej_w.rows,
         "per_source": counts.to_json(), "damage": result.damage, "chars": chars, "words": words,
     })
@@ -207,6 +226,7 @@ class ReduceTask:
     label: str
     kept_counts: tuple[int, ...]  # kept rows per source, in canonical order
     kept_text: tuple[int, int] = (0, 0)  # (chars, words) of the kept rows, from the map markers
+    sharded: tuple[Layout, dict] | None = None  # dedup already decided in rounds: (its files, its report)
 
     @property
     def task_id(self) -> str:
@@ -257,6 +277,10 @@ def run_reduce(task: ReduceTask) -> dict:
     specs = plan.sources_of(label)
     rows = LabelRows(out, specs, task.kept_counts, int(build_cfg.get("batch_size", 50_000)))
     decisions, reports = [], {}
+    if task.sharded is not None:  # the only label stage, dedup, was decided by pipelines/dedup_rounds.py
+        layout, reports["dedup"] = task.sharded
+        _describe_line_stages(plan, label, reports)
+        return _write_label(task, specs, rows, SlicedDecisions(layout).between, reports, ann, build_cfg)
     for name in plan.label_stages:
         stage = build_stage(name, plan.recipe.get(name, {}))
         dec, report = stage.decide(label, rows)
@@ -264,14 +288,27 @@ def run_reduce(task: ReduceTask) -> dict:
             rows.rejected[dec.get_column("row").to_numpy().astype(np.int64)] = True
             decisions.append(dec)
         reports[name] = report
+    _describe_line_stages(plan, label, reports)
+    if not plan.label_stages:
+        return _move_label(task, specs, reports)
+    decided = pl.concat(decisions).sort("row") if decisions else None
+    dec_rows = decided.get_column("row").to_numpy() if decided is not None else np.zeros(0, np.uint64)
+
+    def between(start: int, stop: int) -> tuple[np.ndarray, pl.DataFrame | None]:
+        mask = rows.rejected[start:stop]
+        if decided is None or not mask.any():
+            return mask, None
+        lo, hi = np.searchsorted(dec_rows, [start, stop])
+        return mask, decided.slice(int(lo), int(hi - lo))
+
+    return _write_label(task, specs, rows, between, reports, ann, build_cfg)
+
+
+def _describe_line_stages(plan: Plan, label: str, reports: dict) -> None:
     for name in plan.line_stages:
         describe = getattr(build_stage(name, plan.recipe.get(name, {})), "describe", None)
         if describe is not None:
             reports.setdefault(name, describe(label))
-    if not plan.label_stages:
-        return _move_label(task, specs, reports)
-    decided = (pl.concat(decisions).sort("row") if decisions else None)
-    return _write_label(task, specs, rows, decided, reports, ann, build_cfg)
 
 
 def _move_label(task: ReduceTask, specs: list[SourceSpec], reports: dict) -> dict:
@@ -284,14 +321,19 @@ def _move_label(task: ReduceTask, specs: list[SourceSpec], reports: dict) -> dic
             makedirs(folder)
         for k, path in enumerate(files):
             replace(path, folder / f"part-{k:05d}.parquet")
-    return _write_marker(out, task.task_id, task.plan.fingerprint, {
+    return write_marker(out, task.task_id, task.plan.fingerprint, {
         "label": label, "kept": int(sum(task.kept_counts)), "chars": task.kept_text[0], "words": task.kept_text[1],
         "reduce_rejected": {}, "reports": reports,
     })
 
 
-def _write_label(task: ReduceTask, specs: list[SourceSpec], rows: LabelRows, decided: pl.DataFrame | None,
+Decisions = Callable[[int, int], "tuple[np.ndarray, pl.DataFrame | None]"]
+
+
+def _write_label(task: ReduceTask, specs: list[SourceSpec], rows: LabelRows, between: Decisions,
                  reports: dict, ann: dict, build_cfg: dict) -> dict:
+    """Write the label's parts; `between(start, stop)` gives the removed-row mask of rows [start, stop)
+    and their decision rows (in memory for the single-task stages, slice files for dedup rounds)."""
     out, label = task.plan.out_path, task.label
     for kind in ("corpus", "rejected"):
         remove_tree(out / kind / label)
@@ -300,7 +342,6 @@ def _write_label(task: ReduceTask, specs: list[SourceSpec], rows: LabelRows, dec
     rej_w = PartWriter(out / "rejected" / label, rejected_schema(ann), *part_args)
     per_source: dict[str, Counter] = {}
     chars = words = 0
-    dec_rows = decided.get_column("row").to_numpy() if decided is not None else np.zeros(0, np.uint64)
     start = 0
     try:
         shards = list(zip(specs, task.kept_counts, rows.files, strict=True))
@@ -314,11 +355,9 @@ def _write_label(task: ReduceTask, specs: list[SourceSpec], rows: LabelRows, dec
             if n == 0:
                 continue
             for df in _iter_files(kept_files, None, rows.batch_size):
-                mask = rows.rejected[start:start + df.height]
+                mask, dec = between(start, start + df.height)
                 if mask.any():
-                    lo, hi = np.searchsorted(dec_rows, [start, start + df.height])
-                    dec = decided.slice(int(lo), int(hi - lo)).drop("row")
-                    gone = pl.concat([df.filter(pl.Series(mask)), dec], how="horizontal")
+                    gone = pl.concat([df.filter(pl.Series(mask)), dec.drop("row")], how="horizontal")
                     rej_w.write(gone)
                     for source, reason, count in gone.group_by("source", "reason").len().iter_rows():
                         per_source.setdefault(source, Counter())[reason] += count
@@ -332,7 +371,7 @@ def _write_label(task: ReduceTask, specs: list[SourceSpec], rows: LabelRows, dec
         corpus_w.abort()
         rej_w.abort()
         raise
-    return _write_marker(out, task.task_id, task.plan.fingerprint, {
+    return write_marker(out, task.task_id, task.plan.fingerprint, {
         "label": label, "kept": corpus_w.rows, "rejected_rows_written": rej_w.rows, "chars": chars,
         "words": words, "reduce_rejected": {k: dict(sorted(v.items())) for k, v in sorted(per_source.items())},
         "reports": reports,

@@ -36,6 +36,8 @@ class DedupConfig:
     signature_memory_mb: int = 1024  # above this, signatures are recomputed for candidates only
     seed: int = 1
     report_clusters: int = 10  # largest clusters listed per label in stats/dedup.json
+    shard_min_lines: int = 20_000_000  # labels this large are deduplicated in rounds of tasks (0: never)
+    slice_lines: int = 2_000_000  # rows per slice of such a label (whole map shards)
 
     @classmethod
     def for_label(cls, config: dict[str, Any] | None, label: str | None) -> DedupConfig:
@@ -58,6 +60,8 @@ class DedupConfig:
             raise ValueError("dedup.word_ngram and dedup.char_ngram must be in 1..64")
         if not 0.0 < self.recall_weight < 1.0:
             raise ValueError(f"dedup.recall_weight must be in (0, 1), not {self.recall_weight}")
+        if self.shard_min_lines < 0 or self.slice_lines < 1:
+            raise ValueError("dedup.shard_min_lines must be >= 0 and dedup.slice_lines >= 1")
         if self.hash_bits not in (64, 128):
             raise ValueError(f"dedup.hash_bits must be 64 or 128, not {self.hash_bits}")
 

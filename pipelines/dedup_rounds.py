@@ -1,0 +1,216 @@
+"""Large labels: `dedup` as rounds of tasks on the executor instead of one task per label.
+
+A label with at least `dedup.shard_min_lines` kept lines is cut into slices of whole map shards
+(about `dedup.slice_lines` rows each) and deduplicated by the rounds of `corpus/dedup/sharded.py`,
+which write partitioned files under `OUT/_work/dedup/<label>/` and a marker per task, like every
+other task: any engine runs them, an interrupted build resumes at the first unfinished task, and the
+decisions are the single-task stage's, so the corpus is byte-identical whichever path a label takes.
+The label's reduce task then only writes its parts from the decisions, slice by slice.
+
+Only plans whose one label stage is `dedup` take this path (another label stage before it, such as
+`quality` with `thresholds = "auto"`, removes rows the slices would have to know about).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import polars as pl
+
+from glotforge.corpus.dedup import sharded
+from glotforge.corpus.dedup.config import DedupConfig
+from glotforge.corpus.dedup.minhash import lsh_params
+from glotforge.corpus.storage import location
+
+from .plan import Plan
+from .runner import Executor
+from .tasks import LabelRows, ReduceTask, run_pending, write_marker
+
+
+@dataclass(frozen=True)
+class LabelJob:
+    """One label deduplicated in rounds: its slices and where their files go."""
+
+    plan: Plan  # the label's sources only
+    label: str
+    kept_counts: tuple[int, ...]
+    shard_bounds: tuple[int, ...]  # first map shard of every slice, then the number of shards
+    layout: sharded.Layout
+
+    @property
+    def config(self) -> DedupConfig:
+        return DedupConfig.for_label(self.plan.recipe.get("dedup", {}), self.label)
+
+
+@dataclass(frozen=True)
+class RoundTask:
+    job: LabelJob
+    step: str
+    k: int  # slice or partition
+    cc_step: int = 0
+
+    @property
+    def task_id(self) -> str:
+        cc = f"{self.cc_step:03d}-" if self.step.startswith("star") or self.step == "roots" else ""
+        return f"dedup-{self.job.label}-{self.step}-{cc}{self.k:05d}"
+
+    def __str__(self) -> str:
+        return f"{self.job.label} dedup {self.step} {self.k}"
+
+
+def plan_jobs(plan: Plan, reduce_tasks: list[ReduceTask]) -> dict[str, LabelJob]:
+    """Labels that are large enough for the rounds (and whose reduce is not done yet)."""
+    if plan.label_stages != ("dedup",):
+        return {}
+    jobs = {}
+    for task in reduce_tasks:
+        cfg = DedupConfig.for_label(plan.recipe.get("dedup", {}), task.label)
+        total = int(sum(task.kept_counts))
+        if not (cfg.exact or cfg.near) or cfg.shard_min_lines <= 0 or total < cfg.shard_min_lines:
+            continue
+        bounds, starts, acc = [0], [0], 0
+        for i, count in enumerate(task.kept_counts):
+            acc += count
+            if acc >= cfg.slice_lines and i + 1 < len(task.kept_counts):
+                bounds.append(i + 1)
+                starts.append(starts[-1] + acc)
+                acc = 0
+        bounds.append(len(task.kept_counts))
+        starts.append(total)
+        work = location(plan.out_path / "_work" / "dedup" / task.label)
+        jobs[task.label] = LabelJob(task.plan, task.label, task.kept_counts, tuple(bounds),
+                                    sharded.Layout(work, tuple(starts)))
+    return jobs
+
+
+def _slice_batches(task: RoundTask) -> Callable[[list[str]], Iterator[pl.DataFrame]]:
+    job, k = task.job, task.k
+    lo, hi = job.shard_bounds[k], job.shard_bounds[k + 1]
+    batch_size = int(job.plan.recipe.get("build", {}).get("batch_size", 50_000))
+    rows = LabelRows(job.plan.out_path, job.plan.sources_of(job.label)[lo:hi], job.kept_counts[lo:hi], batch_size)
+    offset = job.layout.starts[k]
+
+    def batches(columns: list[str]) -> Iterator[pl.DataFrame]:
+        for df in rows(columns):
+            yield df.with_columns(pl.col("row") + offset)
+
+    return batches
+
+
+def run_round(task: RoundTask) -> dict:
+    job, k, step = task.job, task.k, task.step
+    cfg, layout = job.config, job.layout
+    if step == "keys":
+        result = sharded.exact_keys(layout, k, _slice_batches(task), cfg)
+    elif step == "groups":
+        result = sharded.exact_groups(layout, k)
+    elif step == "sigs":
+        bands, rows_per_band = lsh_params(cfg.threshold, cfg.num_perm, cfg.recall_weight)
+        result = sharded.slice_signatures(layout, k, _slice_batches(task), cfg, cfg.word_mode(job.label),
+                                          bands, rows_per_band)
+    elif step == "cands":
+        result = sharded.candidate_pairs(layout, k, cfg)
+    elif step == "pair_a":
+        result = sharded.pair_first(layout, k, cfg)
+    elif step == "verify":
+        result = sharded.verify(layout, k, cfg)
+    elif step in ("star_large", "star_small"):
+        result = sharded.star_round(layout, task.cc_step, k, step == "star_large")
+    elif step == "roots":
+        result = sharded.attach_roots(layout, task.cc_step, k)
+    elif step == "resolve":
+        result = sharded.resolve(layout, k)
+    elif step == "assign":
+        result = sharded.assign(layout, k)
+    elif step == "clusters":
+        result = sharded.clusters(layout, k, _slice_batches(task), cfg.report_clusters)
+    else:
+        raise ValueError(f"unknown dedup round {step!r}")
+    return write_marker(job.plan.out_path, task.task_id, job.plan.fingerprint, result)
+
+
+class _Rounds:
+    """Runs one round for several labels at once (every slice of every label is one task)."""
+
+    def __init__(self, executor: Executor, plan: Plan) -> None:
+        self.executor = executor
+        self.plan = plan
+
+    def __call__(self, step: str, jobs: list[LabelJob], cc_step: int = 0) -> dict[str, list[dict]]:
+        tasks = [RoundTask(job, step, k, cc_step) for job in jobs for k in range(job.layout.slices)]
+        if not tasks:
+            return {}
+        done, _ = run_pending(self.executor, run_round, tasks, self.plan, f"dedup {step}")
+        out: dict[str, list[dict]] = {job.label: [] for job in jobs}
+        for task in tasks:
+            out[task.job.label].append(done[task.task_id])
+        return out
+
+
+def _total(results: dict[str, list[dict]], label: str, key: str) -> int:
+    return sum(int(r[key]) for r in results.get(label, []))
+
+
+def run_jobs(executor: Executor, plan: Plan, jobs: dict[str, LabelJob]) -> dict[str, dict]:
+    """Run every round of every job; returns each label's `dedup` report (as `DedupStage.decide`'s)."""
+    rounds = _Rounds(executor, plan)
+    every = [jobs[label] for label in sorted(jobs)]
+    reports = {}
+    for job in every:
+        cfg = job.config
+        reports[job.label] = {"lines": job.layout.rows, "shingles": cfg.shingle_name(job.label),
+                              "threshold": cfg.threshold}
+    exact = [j for j in every if j.config.exact]
+    rounds("keys", exact)
+    rounds("groups", exact)
+
+    near = [j for j in every if j.config.near]
+    sigs = rounds("sigs", near)
+    for job in near:
+        cfg = job.config
+        bands, rows_per_band = lsh_params(cfg.threshold, cfg.num_perm, cfg.recall_weight)
+        reports[job.label].update(num_perm=cfg.num_perm, bands=bands, rows=rows_per_band,
+                                  near_eligible=_total(sigs, job.label, "eligible"))
+    near = [j for j in near if reports[j.label]["near_eligible"] >= 2]
+    rounds("cands", near)
+    pairs = rounds("pair_a", near)
+    for job in near:
+        reports[job.label]["candidate_pairs"] = _total(pairs, job.label, "candidates")
+    near = [j for j in near if reports[j.label]["candidate_pairs"] > 0]
+    verified = rounds("verify", near)
+    for job in near:
+        reports[job.label]["verified_pairs"] = _total(verified, job.label, "verified")
+    near = [j for j in near if reports[j.label]["verified_pairs"] > 0]
+    _components(rounds, near)
+    rounds("resolve", near)
+
+    rounds("assign", every)
+    found = rounds("clusters", every)
+    for job in every:
+        report = reports[job.label]
+        report["exact"] = _total(found, job.label, "exact")
+        report["near"] = _total(found, job.label, "near")
+        report["kept"] = job.layout.rows - report["exact"] - report["near"]
+        report["clusters"] = sharded.largest_clusters([r["top"] for r in found[job.label]],
+                                                      job.config.report_clusters)
+    return reports
+
+
+def _components(rounds: _Rounds, jobs: list[LabelJob]) -> None:
+    """Large-star / small-star rounds until no round changes an edge, then edges -> component roots."""
+    step, pending, final = 0, list(jobs), {}
+    while pending:
+        if step > 2 * sharded.MAX_STAR_ROUNDS:
+            raise RuntimeError(f"dedup: components of {pending[0].label} did not converge")
+        large = rounds("star_large", pending, step)
+        small = rounds("star_small", pending, step + 1)
+        still = []
+        for job in pending:
+            if _total(large, job.label, "changed") or _total(small, job.label, "changed"):
+                still.append(job)
+            else:
+                final[job.label] = step + 2
+        pending, step = still, step + 2
+    for step_of in sorted(set(final.values())):
+        rounds("roots", [j for j in jobs if final[j.label] == step_of], step_of)
