@@ -28,6 +28,7 @@ from click.testing import CliRunner  # noqa: E402
 
 from glotforge.pipelines.build import build, run_stages  # noqa: E402
 from glotforge.pipelines.cli import main  # noqa: E402
+from glotforge.pipelines.dedup_rounds import run_round  # noqa: E402
 from glotforge.pipelines.ray_executor import RayExecutor  # noqa: E402
 from glotforge.pipelines.recipe import load_recipe  # noqa: E402
 from glotforge.pipelines.runner import LocalExecutor, TaskError  # noqa: E402
@@ -35,6 +36,7 @@ from glotforge.pipelines.tasks import run_map  # noqa: E402
 
 import fault_injection  # noqa: E402
 from build_helpers import copy_sample_sources, output_bytes  # noqa: E402
+from dedup_fixtures import write_chain_sources  # noqa: E402
 from fault_injection import FaultyExecutor, attempts  # noqa: E402
 
 pytestmark = pytest.mark.ray
@@ -191,3 +193,38 @@ def test_glot_run_on_a_built_corpus_is_identical_under_ray(reference, ray_instan
     assert result.exit_code == 0, result.output
     want = output_bytes(local)
     assert (got := output_bytes(tmp_path / "ray")) == want and len(want) > 10, _differs(got, want)
+
+
+ROUNDS = ["dedup.shard_min_lines=1", "dedup.slice_lines=40"]
+
+
+@pytest.fixture(scope="module")
+def chains(tmp_path_factory):
+    """A label of near-duplicate chains in 6 files, deduplicated in rounds by the local engine."""
+    root = tmp_path_factory.mktemp("chains")
+    manifest = write_chain_sources(root / "src")
+    single, rounds = root / "single", root / "rounds"
+    build(manifest, single, load_recipe(), LocalExecutor(1, progress=False), stages=["dedup"])
+    build(manifest, rounds, load_recipe(None, ROUNDS), LocalExecutor(2, progress=False), stages=["dedup"])
+    return manifest, output_bytes(single), output_bytes(rounds)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_dedup_rounds_under_ray_give_the_local_corpus(chains, ray_instance, tmp_path, workers):
+    """Cluster-scale near-dedup: the rounds on Ray write what the local rounds and the single task write."""
+    manifest, single, rounds = chains
+    out = tmp_path / "out"
+    build(manifest, out, load_recipe(None, ROUNDS), RayExecutor(workers, progress=False), stages=["dedup"])
+    assert (got := output_bytes(out)) == rounds, _differs(got, rounds)
+    # build.json records the recipe, which differs by the ROUNDS keys only
+    got, want = ({k: v for k, v in d.items() if k != "stats/build.json"} for d in (got, single))
+    assert got == want, _differs(got, want)
+
+
+def test_worker_killed_in_a_dedup_round_under_ray_is_retried(chains, ray_instance, tmp_path):
+    manifest, _, rounds = chains
+    out, flags = tmp_path / "out", tmp_path / "flags"
+    executor = FaultyExecutor(RayExecutor(2, progress=False), run_round, "ell_Latn dedup cands 3", flags)
+    build(manifest, out, load_recipe(None, ROUNDS), executor, stages=["dedup"])
+    assert attempts(flags) == 1
+    assert (got := output_bytes(out)) == rounds, _differs(got, rounds)

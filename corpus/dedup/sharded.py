@@ -265,12 +265,17 @@ def verify(layout: Layout, s: int, cfg: DedupConfig) -> dict[str, Any]:
     ok = sim >= cfg.threshold
     a, b, sim = a[ok], b[ok], sim[ok]
     _write(pl.DataFrame({"a": a, "b": b, "sim": sim}), layout.folder("edges", s) / "edges.parquet")
-    both = pl.DataFrame({"u": np.concatenate([a, b]), "v": np.concatenate([b, a])})
-    _route(both, layout.slice_of(_col(both, "u")), layout, "cc/000", s)
+    write_edges(layout, 0, a, b, s)
     return {"verified": int(ok.sum())}
 
 
 # --- connected components: large-star / small-star rounds -------------------------------------------
+
+def write_edges(layout: Layout, step: int, x: np.ndarray, y: np.ndarray, producer: int) -> None:
+    """Undirected edges {x, y} as directed copies both ways, each sent to the slice of its first node."""
+    both = pl.DataFrame({"u": np.concatenate([x, y]), "v": np.concatenate([y, x])})
+    _route(both, layout.slice_of(_col(both, "u")), layout, f"cc/{step:03d}", producer)
+
 
 def _groups(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Distinct directed edges sorted by (u, v), and per edge the index of its u-group and group starts."""
@@ -310,11 +315,19 @@ def star_round(layout: Layout, step: int, s: int, large: bool) -> dict[str, Any]
     nodes = np.concatenate([v, u[start]])
     roots = np.concatenate([m, gmin])
     keep = nodes != roots
-    x, y = nodes[keep], roots[keep]
-    both = pl.DataFrame({"u": np.concatenate([x, y]), "v": np.concatenate([y, x])})
-    _route(both, layout.slice_of(_col(both, "u")), layout, f"cc/{step + 1:03d}", s)
+    write_edges(layout, step + 1, nodes[keep], roots[keep], s)
     sizes = np.diff(np.append(start, len(u)))
     return {"changed": int((sizes >= 2).sum()), "edges": int(keep.sum())}
+
+
+def star_roots(layout: Layout, final_step: int, s: int) -> tuple[np.ndarray, np.ndarray]:
+    """(nodes of slice s that are not a root, ascending; their root) once the rounds converged."""
+    star = _read(layout, f"cc/{final_step:03d}", s, {"u": I64, "v": I64}).filter(pl.col("v") < pl.col("u"))
+    star = star.sort("u")
+    leaf, root = _col(star, "u"), _col(star, "v")
+    if len(leaf) > 1 and (leaf[1:] == leaf[:-1]).any():
+        raise ValueError("dedup: components did not converge to stars")
+    return leaf, root
 
 
 def attach_roots(layout: Layout, final_step: int, s: int) -> dict[str, Any]:
@@ -323,11 +336,7 @@ def attach_roots(layout: Layout, final_step: int, s: int) -> dict[str, Any]:
     if not edges.exists():
         return {"edges": 0}
     e = pl.read_parquet(parquet_source(edges))
-    star = _read(layout, f"cc/{final_step:03d}", s, {"u": I64, "v": I64}).filter(pl.col("v") < pl.col("u"))
-    star = star.sort("u")
-    leaf, root = _col(star, "u"), _col(star, "v")
-    if len(leaf) > 1 and (leaf[1:] == leaf[:-1]).any():
-        raise ValueError("dedup: components did not converge to stars")
+    leaf, root = star_roots(layout, final_step, s)
     b = _rows(e.rename({"b": "row"}))
     root_b = root[_lookup(leaf, b, "component")]
     _route(e, layout.slice_of(root_b), layout, "comp", s)

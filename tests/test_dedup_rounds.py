@@ -1,0 +1,178 @@
+"""Dedup of large labels in rounds of tasks (pipelines/dedup_rounds.py, corpus/dedup/sharded.py).
+
+The rounds must decide exactly what the single-task stage decides (same corpus bytes, same report),
+for any slicing, with no task holding more than its slice's signatures, and resume from markers.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import polars as pl
+import pytest
+
+from glotforge.corpus.dedup import sharded
+from glotforge.corpus.dedup.unionfind import components
+from glotforge.pipelines.build import build
+from glotforge.pipelines.dedup_rounds import run_round
+from glotforge.pipelines.recipe import load_recipe
+from glotforge.pipelines.runner import LocalExecutor, TaskError
+
+from build_helpers import output_bytes
+from dedup_fixtures import write_chain_sources
+from fault_injection import FaultyExecutor, attempts
+
+ROUNDS = ["dedup.shard_min_lines=1", "dedup.slice_lines=40"]
+
+
+def _star_components(tmp_path, n: int, a: np.ndarray, b: np.ndarray, starts: tuple[int, ...]):
+    """Roots of every node by the large-star / small-star rounds; also how many round pairs it took."""
+    layout = sharded.Layout(str(tmp_path), starts)
+    sharded.write_edges(layout, 0, a, b, 0)
+    step = 0
+    while True:
+        changed = sum(sharded.star_round(layout, step, s, True)["changed"] for s in range(layout.slices))
+        changed += sum(sharded.star_round(layout, step + 1, s, False)["changed"] for s in range(layout.slices))
+        step += 2
+        if not changed:
+            break
+    root = np.arange(n)
+    for s in range(layout.slices):
+        leaf, r = sharded.star_roots(layout, step, s)
+        root[leaf] = r
+    return root, step // 2
+
+
+@pytest.mark.parametrize("shape", ["random", "path", "star", "cliques"])
+def test_star_rounds_find_the_components_union_find_finds(tmp_path, shape):
+    rng = np.random.default_rng(7)
+    n = 400
+    if shape == "random":
+        a, b = rng.integers(0, n, 300), rng.integers(0, n, 300)
+    elif shape == "path":  # a long path through the nodes in random order: diameter n - 1
+        order = rng.permutation(n)
+        a, b = order[:-1], order[1:]
+    elif shape == "star":
+        a, b = np.full(n - 1, 250), np.delete(np.arange(n), 250)
+    else:
+        groups = rng.integers(0, 30, n)
+        pairs = [(x, y) for x in range(n) for y in range(x + 1, min(n, x + 40)) if groups[x] == groups[y]]
+        a, b = np.array(pairs).T
+    keep = a != b
+    a, b = a[keep].astype(np.int64), b[keep].astype(np.int64)
+    root, rounds = _star_components(tmp_path, n, a, b, (0, 90, 200, 333, n))
+    assert np.array_equal(root, components(a, b, n))
+    assert rounds <= 12, f"{rounds} round pairs for {shape}: the rounds should shrink paths geometrically"
+
+
+@pytest.fixture(scope="module")
+def chains(tmp_path_factory):
+    root = tmp_path_factory.mktemp("chains")
+    return write_chain_sources(root)
+
+
+def _bytes(out) -> dict[str, bytes]:
+    """Output files; build.json differs only by the recipe keys that chose the path."""
+    return {k: v for k, v in output_bytes(out).items() if k != "stats/build.json"}
+
+
+@pytest.mark.parametrize("overrides", [
+    [],
+    ["dedup.threshold=0.5", "dedup.max_partners=1", "dedup.shingle=char"],
+    ["dedup.exact=false"],
+    ["dedup.near=false", "dedup.hash_bits=64"],
+])
+def test_rounds_decide_exactly_like_the_single_task_stage(chains, tmp_path, overrides):
+    single, rounds = tmp_path / "single", tmp_path / "rounds"
+    build(chains, single, load_recipe(None, overrides), LocalExecutor(2, progress=False), stages=["dedup"])
+    summary = build(chains, rounds, load_recipe(None, overrides + ROUNDS + ["build.keep_work=true"]),
+                    LocalExecutor(2, progress=False), stages=["dedup"])
+    assert "dedup rounds" in summary.seconds
+    done = [p.name for p in (rounds / "_work" / "done").glob("dedup-ell_Latn-*.json")]
+    assert sum(n.startswith("dedup-ell_Latn-clusters-") for n in done) == 6, "one slice per source file"
+    got, want = _bytes(rounds), _bytes(single)
+    assert got == want, [k for k in set(got) | set(want) if got.get(k) != want.get(k)]
+    report = json.loads((single / "stats" / "dedup.json").read_text())["ell_Latn"]
+    if "near=false" not in " ".join(overrides):
+        assert report["near"] > 50 and report["verified_pairs"] >= report["near"]
+        star_pairs = sum(n.startswith("dedup-ell_Latn-star_large-") for n in done) // 6
+        assert star_pairs >= 2, "the chains need more than one round pair"
+    if "exact=false" not in " ".join(overrides):
+        assert report["exact"] > 20
+
+
+def test_no_task_holds_the_signatures_of_another_slice(chains, tmp_path):
+    out = tmp_path / "out"
+    build(chains, out, load_recipe(None, ROUNDS + ["build.keep_work=true"]), LocalExecutor(1, progress=False),
+          stages=["dedup"])
+    total = json.loads((out / "stats" / "dedup.json").read_text())["ell_Latn"]["lines"]
+    sig_files = sorted((out / "_work" / "dedup" / "ell_Latn").glob("sig/s-*/sig.parquet"))
+    assert len(sig_files) == 6
+    ranges = []
+    for f in sig_files:
+        rows = pl.read_parquet(f)["row"].to_numpy()
+        assert np.all(np.diff(rows) > 0) and len(rows) < total / 3
+        ranges.append((rows.min(), rows.max(), len(rows)))
+    for (_, hi, _), (lo, _, _) in zip(ranges, ranges[1:]):
+        assert hi < lo, "slices hold disjoint, ordered row ranges"
+    assert 0 < sum(n for *_, n in ranges) < total  # exact copies and short lines get no signature
+
+
+def test_a_failed_round_task_resumes_from_markers_with_the_same_bytes(chains, tmp_path):
+    ref = tmp_path / "ref"
+    build(chains, ref, load_recipe(None, ROUNDS), LocalExecutor(1, progress=False), stages=["dedup"])
+    out, flags = tmp_path / "out", tmp_path / "flags"
+    failing = FaultyExecutor(LocalExecutor(2, progress=False), run_round, "ell_Latn dedup verify 2", flags,
+                             how="raise")
+    with pytest.raises(TaskError, match="ell_Latn dedup verify 2: RuntimeError: injected failure"):
+        build(chains, out, load_recipe(None, ROUNDS), failing, stages=["dedup"])
+    assert attempts(flags) == 1
+    done_before = {p.name for p in (out / "_work" / "done").glob("dedup-*.json")}
+    assert any(n.startswith("dedup-ell_Latn-sigs-") for n in done_before)
+    assert not any(n.startswith("dedup-ell_Latn-star_") for n in done_before)
+    build(chains, out, load_recipe(None, ROUNDS), LocalExecutor(2, progress=False), resume=True, stages=["dedup"])
+    assert _bytes(out) == _bytes(ref)
+
+
+def test_a_worker_dying_in_a_round_is_retried(chains, tmp_path):
+    ref = tmp_path / "ref"
+    build(chains, ref, load_recipe(None, ROUNDS), LocalExecutor(1, progress=False), stages=["dedup"])
+    out, flags = tmp_path / "out", tmp_path / "flags"
+    dying = FaultyExecutor(LocalExecutor(2, progress=False), run_round, "ell_Latn dedup star_small 1", flags,
+                           how="die")
+    build(chains, out, load_recipe(None, ROUNDS), dying, stages=["dedup"])
+    assert attempts(flags) == 1
+    assert _bytes(out) == _bytes(ref)
+
+
+def test_small_labels_and_other_label_stages_keep_the_single_task(tmp_path):
+    manifest = write_chain_sources(tmp_path / "src", seed=3, lines=100, files=2)
+    out = tmp_path / "out"
+    recipe = load_recipe(None, ["dedup.shard_min_lines=1000", "build.keep_work=true"])
+    build(manifest, out, recipe, LocalExecutor(1, progress=False), stages=["dedup"])
+    assert not list((out / "_work" / "done").glob("dedup-*.json"))
+    out2 = tmp_path / "out2"
+    auto = load_recipe(None, ROUNDS + ["quality.thresholds=auto", "build.keep_work=true"])
+    build(manifest, out2, auto, LocalExecutor(1, progress=False), stages=["quality", "dedup"])
+    assert not list((out2 / "_work" / "done").glob("dedup-*.json"))
+    assert json.loads((out2 / "stats" / "dedup.json").read_text())["ell_Latn"]["lines"] > 0
+
+
+def test_slices_are_whole_shards_of_about_slice_lines_rows():
+    from glotforge.pipelines.dedup_rounds import plan_jobs
+    from glotforge.pipelines.plan import Plan
+    from glotforge.pipelines.tasks import ReduceTask
+
+    recipe = load_recipe(None, ["dedup.shard_min_lines=10", "dedup.slice_lines=100"])
+    plan = Plan("/tmp/x", "/tmp", recipe, (), ("dedup",), {}, (), "fp")
+    counts = tuple(random.Random(1).choice([0, 30, 70, 150]) for _ in range(20))
+    jobs = plan_jobs(plan, [ReduceTask(plan, "abc_Latn", counts), ReduceTask(plan, "small_Latn", (3, 4))])
+    assert list(jobs) == ["abc_Latn"]
+    layout, bounds = jobs["abc_Latn"].layout, jobs["abc_Latn"].shard_bounds
+    assert layout.starts[-1] == sum(counts) and bounds[-1] == len(counts)
+    for k in range(layout.slices):
+        assert layout.starts[k + 1] - layout.starts[k] == sum(counts[bounds[k]:bounds[k + 1]])
+        if k < layout.slices - 1:  # every slice but the last reaches slice_lines
+            assert layout.starts[k + 1] - layout.starts[k] >= 100
