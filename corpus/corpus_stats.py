@@ -132,6 +132,38 @@ def _rejected_by_reason(files: list[str]) -> pl.DataFrame:
     )
 
 
+def _figures(job: tuple[str, tuple[str, ...], tuple[str, ...]]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(kept rows/chars/words per label and source, rejections per label, source and reason) of some labels.
+
+    A pure function of its label folders, so an executor can spread the labels over workers: each
+    worker scans its own files and only these aggregates (one row per label and source) come back.
+    """
+    out, kept_labels, rejected_labels = job
+    return (_kept_by_source(_parts(Path(out), "corpus", kept_labels)),
+            _rejected_by_reason(_parts(Path(out), "rejected", rejected_labels)))
+
+
+def _jobs(out: Path, kept_dirs: list[str], rej_dirs: list[str], groups: int) -> list[tuple]:
+    """Labels in runs of about equal bytes on disk, in label order."""
+    size = {}
+    for kind, names in (("corpus", kept_dirs), ("rejected", rej_dirs)):
+        for name in names:
+            size[name] = size.get(name, 0) + sum(p.stat().st_size for p in (out / kind / name).glob("part-*.parquet"))
+    target = max(1, sum(size.values()) // max(groups, 1))
+    kept, rejected = set(kept_dirs), set(rej_dirs)
+    jobs, run, acc = [], [], 0
+    for name in sorted(size):
+        run.append(name)
+        acc += size[name]
+        if acc >= target:
+            jobs.append(run)
+            run, acc = [], 0
+    if run:
+        jobs.append(run)
+    return [(str(out), tuple(n for n in names if n in kept), tuple(n for n in names if n in rejected))
+            for names in jobs]
+
+
 def _reason_json(df: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     """Collapse long (keys..., reason, count) rows into one JSON object string per key, sorted by reason."""
     if df.is_empty():
@@ -161,21 +193,28 @@ def compute_stats(
     labels: Sequence[str] = (),
     scripts: Sequence[str] = (),
     check: bool | None = True,
+    executor: Any = None,
 ) -> CorpusStats:
     """Compute per-label/per-source figures from OUT's Parquet files and (by default) check the counters.
 
     `labels` are glob patterns (`eng_*`) and `scripts` ISO 15924 codes; both restrict which label
     folders are read at all. With `check`, raises `StatsMismatchError` on any disagreement and
     `FileNotFoundError` when OUT has no counters to check against; `check=None` checks only when
-    counters exist (for outputs that never had them, e.g. a hand-made folder).
+    counters exist (for outputs that never had them, e.g. a hand-made folder). With an `executor`
+    (`glot stats --engine ray`), label folders are scanned by its workers, a few label groups per worker.
     """
     out = Path(out)
     if not (out / "corpus").is_dir() and not (out / "rejected").is_dir():
         raise FileNotFoundError(f"{out} has no corpus/ or rejected/ folder: not a glot build output")
     kept_dirs = label_dirs(out, "corpus", labels, scripts)
     rej_dirs = label_dirs(out, "rejected", labels, scripts)
-    kept = _kept_by_source(_parts(out, "corpus", kept_dirs))
-    reasons = _rejected_by_reason(_parts(out, "rejected", rej_dirs))
+    if executor is None:
+        kept, reasons = _figures((str(out), tuple(kept_dirs), tuple(rej_dirs)))
+    else:
+        parts = executor.map(_figures, _jobs(out, kept_dirs, rej_dirs, 4 * executor.workers), desc="stats")
+        kept = pl.concat([pl.DataFrame(schema=_LABEL_SCHEMA), *(k for k, _ in parts)])
+        reasons = pl.concat([pl.DataFrame(schema=_REASON_SCHEMA), *(r for _, r in parts)]).sort(
+            "label", "source", "reason")
 
     per_source = kept.join(_reason_json(reasons, ["label", "source"]), on=["label", "source"], how="full", coalesce=True)
     per_source = _finish(per_source, ["label", "source"]).sort("source", "label")

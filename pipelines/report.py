@@ -214,9 +214,10 @@ def render_html(stats: CorpusStats, threshold: int = 30_000, title: str | None =
 
 
 def write_report(out: str | Path, path: str | Path | None = None, threshold: int = 30_000,
-                 check: bool | None = True, extra_files: Sequence[str | Path] = (), title: str | None = None) -> Path:
+                 check: bool | None = True, extra_files: Sequence[str | Path] = (), title: str | None = None,
+                 executor: Any = None) -> Path:
     """Compute stats for OUT and write the HTML report (default OUT/report.html); returns its path."""
-    stats = compute_stats(out, check=check)
+    stats = compute_stats(out, check=check, executor=executor)
     if extra_files:
         stats.extras.update(load_extras(Path(out) / "__none__", list(extra_files)))
         audit = lid_audit_frame(stats.extras.get("lid_audit"))

@@ -73,11 +73,13 @@ def select_subset(
     overwrite: bool = False,
     check: bool | None = True,
     card: bool = True,
+    executor: Any = None,
 ) -> dict[str, Any]:
     """Cut SUBSET from OUT; return the document written to SUBSET/sampling.json.
 
     A label is selected when it has ≥ `min_sentences` kept rows, or (with `head_always`) when it is a
-    head label with any text. `mode`: auto (hard link, else copy), hardlink, symlink or copy.
+    head label with any text. `mode`: auto (hard link, else copy), hardlink, symlink or copy. The
+    figures are scanned by `executor`'s workers when one is given; parts are linked by this process.
     """
     out, subset = Path(out), Path(subset)
     if mode not in MODES:
@@ -88,7 +90,7 @@ def select_subset(
         if not overwrite:
             raise FileExistsError(f"{subset} exists and is not empty (use --overwrite to replace it)")
         shutil.rmtree(subset)
-    stats = compute_stats(out, check=check)
+    stats = compute_stats(out, check=check, executor=executor)
     lab = stats.labels.filter(pl.col("kept") > 0)
     passes = pl.col("kept") >= min_sentences
     if head_always:

@@ -179,3 +179,24 @@ def test_optional_reports_in_other_shapes(tmp_path):
         {"source": "b.txt", "lid_elsewhere": None, "lid_top": "", "lid_flagged": True},
     ]
     assert lid_audit_frame([]) is None and lid_audit_frame("junk") is None
+
+
+def test_workers_compute_the_same_figures(built):
+    """Label groups scanned by worker processes (what `--engine ray` does on a cluster) = one scan."""
+    from glotforge.pipelines.runner import LocalExecutor
+
+    out, _ = built
+    one = compute_stats(out)
+    spread = compute_stats(out, executor=LocalExecutor(2, progress=False))
+    assert spread.checked
+    assert spread.labels.equals(one.labels) and spread.sources.equals(one.sources)
+    assert spread.reasons.sort(spread.reasons.columns).equals(one.reasons.sort(one.reasons.columns))
+
+
+def test_cli_worker_failure_is_one_line_error(built, tmp_path):
+    out = tmp_path / "OUT"
+    shutil.copytree(built[0], out)
+    (out / "corpus" / "eng_Latn" / "part-00000.parquet").write_bytes(b"PAR1 not parquet")
+    res = CliRunner().invoke(main, ["stats", str(out), "-j", "2"])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert "stats task(s) failed" in res.output and "eng_Latn" in res.output

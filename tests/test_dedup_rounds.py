@@ -115,7 +115,7 @@ def test_no_task_holds_the_signatures_of_another_slice(chains, tmp_path):
         rows = pl.read_parquet(f)["row"].to_numpy()
         assert np.all(np.diff(rows) > 0) and len(rows) < total / 3
         ranges.append((rows.min(), rows.max(), len(rows)))
-    for (_, hi, _), (lo, _, _) in zip(ranges, ranges[1:]):
+    for (_, hi, _), (lo, _, _) in zip(ranges, ranges[1:], strict=False):
         assert hi < lo, "slices hold disjoint, ordered row ranges"
     assert 0 < sum(n for *_, n in ranges) < total  # exact copies and short lines get no signature
 

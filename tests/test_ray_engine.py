@@ -228,3 +228,22 @@ def test_worker_killed_in_a_dedup_round_under_ray_is_retried(chains, ray_instanc
     build(manifest, out, load_recipe(None, ROUNDS), executor, stages=["dedup"])
     assert attempts(flags) == 1
     assert (got := output_bytes(out)) == rounds, _differs(got, rounds)
+
+
+def test_stats_report_and_select_under_ray(reference, ray_instance, tmp_path):
+    """`glot stats/report/select --engine ray`: workers scan label groups; the figures are the local ones."""
+    out = reference[1]
+    runner = CliRunner()
+    local = runner.invoke(main, ["stats", str(out), "--format", "json"])
+    spread = runner.invoke(main, ["stats", str(out), "--format", "json", "--engine", "ray", "-j", "2"])
+    assert local.exit_code == 0 and spread.exit_code == 0, spread.output
+    assert spread.output == local.output and len(json.loads(local.output)["rows"]) > 5
+    docs = []
+    for engine in ("local", "ray"):
+        sub = tmp_path / engine
+        res = runner.invoke(main, ["select", str(out), "-o", str(sub), "--min-sentences", "20", "--engine", engine])
+        assert res.exit_code == 0, res.output
+        docs.append(json.loads((sub / "sampling.json").read_text()))
+    assert docs[0] == docs[1] and docs[0]["selected"] > 0
+    res = runner.invoke(main, ["report", str(out), "-o", str(tmp_path / "r.html"), "--engine", "ray"])
+    assert res.exit_code == 0 and (tmp_path / "r.html").stat().st_size > 10_000, res.output

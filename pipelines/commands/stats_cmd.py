@@ -13,6 +13,9 @@ from rich.console import Console
 
 from glotforge.corpus.corpus_stats import StatsMismatchError, compute_stats
 
+from ..runner import TaskError
+from .build_cmd import engine_options, make_engine
+
 OUT_ARG = click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
 CHECK_OPT = click.option("--check/--no-check", default=True, show_default=True,
                          help="Compare the figures with OUT/stats counters; a mismatch is an error.")
@@ -23,7 +26,22 @@ def _split(values: tuple[str, ...]) -> list[str]:
 
 
 def _fail(exc: Exception) -> click.ClickException:
+    if isinstance(exc, TaskError):  # a worker could not read a part file: say which labels and why
+        first = exc.failures[0]
+        labels = ", ".join(sorted(set(first.item[1]) | set(first.item[2])))
+        return click.ClickException(f"{len(exc.failures)} stats task(s) failed; first ({labels}): {first.error}")
     return click.ClickException(str(exc))
+
+
+USER_ERRORS = (StatsMismatchError, FileNotFoundError, ValueError, ConnectionError, TaskError)
+
+
+def _executor(engine: str, workers: int | None, address: str | None):
+    """None (the default): one process scans every file with polars' own threads, the fastest on one
+    machine. `--engine ray` or an explicit `-j` spreads label groups over workers."""
+    if engine == "local" and workers is None:
+        return None
+    return make_engine(engine, workers, address)
 
 
 @click.command()
@@ -38,8 +56,10 @@ def _fail(exc: Exception) -> click.ClickException:
 @click.option("--limit", type=int, default=None, help="Show at most this many rows.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @CHECK_OPT
+@engine_options
 def stats(out: Path, by: str, sort: str | None, labels: tuple[str, ...], scripts: tuple[str, ...],
-          min_sentences: int, limit: int | None, fmt: str, check: bool) -> None:
+          min_sentences: int, limit: int | None, fmt: str, check: bool, workers: int | None, engine: str,
+          address: str | None) -> None:
     """Per-language statistics of a build OUT, computed from its Parquet files.
 
     Kept sentences, characters, words, sources, share kept, rejections by reason and script per label;
@@ -48,9 +68,10 @@ def stats(out: Path, by: str, sort: str | None, labels: tuple[str, ...], scripts
     from glotforge.pipelines.stats_view import render_table, to_csv, to_json, view_frame
 
     try:
-        st = compute_stats(out, labels=_split(labels), scripts=_split(scripts), check=check)
+        st = compute_stats(out, labels=_split(labels), scripts=_split(scripts), check=check,
+                           executor=_executor(engine, workers, address))
         full = view_frame(st, by, sort, min_sentences)
-    except (StatsMismatchError, FileNotFoundError, ValueError) as exc:
+    except USER_ERRORS as exc:
         raise _fail(exc) from None
     rows = full.head(limit) if limit else full
     if fmt == "json":
@@ -73,14 +94,15 @@ def stats(out: Path, by: str, sort: str | None, labels: tuple[str, ...], scripts
               help="More report JSON files to include (vocabulary fertility, evaluation ...).")
 @click.option("--title", default=None, help="Title of the report.")
 @CHECK_OPT
+@engine_options
 def report(out: Path, output: Path | None, threshold: int, extra_files: tuple[str, ...], title: str | None,
-           check: bool) -> None:
+           check: bool, workers: int | None, engine: str, address: str | None) -> None:
     """Write one self-contained HTML report of OUT (charts and a sortable table; opens offline)."""
     from glotforge.pipelines.report import write_report
 
     try:
-        path = write_report(out, output, threshold, check, extra_files, title)
-    except (StatsMismatchError, FileNotFoundError, ValueError) as exc:
+        path = write_report(out, output, threshold, check, extra_files, title, _executor(engine, workers, address))
+    except USER_ERRORS as exc:
         raise _fail(exc) from None
     click.echo(f"wrote {path} ({path.stat().st_size / 1024:,.0f} KiB)")
 
@@ -99,14 +121,16 @@ def report(out: Path, output: Path | None, threshold: int, extra_files: tuple[st
 @click.option("--overwrite", is_flag=True, help="Replace an existing non-empty SUBSET folder.")
 @click.option("--card/--no-card", default=True, show_default=True, help="Also write SUBSET/README.md.")
 @CHECK_OPT
+@engine_options
 def select(out: Path, subset: Path, min_sentences: int, alpha: float, head_always: bool, mode: str,
-           overwrite: bool, card: bool, check: bool) -> None:
+           overwrite: bool, card: bool, check: bool, workers: int | None, engine: str, address: str | None) -> None:
     """Cut a Glot500-c-style subset of OUT with head/tail tiers and sampling probabilities."""
     from glotforge.pipelines.select import select_subset
 
     try:
-        doc = select_subset(out, subset, min_sentences, alpha, head_always, mode, overwrite, check, card)
-    except (StatsMismatchError, FileNotFoundError, FileExistsError, ValueError) as exc:
+        doc = select_subset(out, subset, min_sentences, alpha, head_always, mode, overwrite, check, card,
+                            _executor(engine, workers, address))
+    except (*USER_ERRORS, FileExistsError) as exc:
         raise _fail(exc) from None
     how = ", ".join(f"{n} {k}" for k, n in doc["materialised"].items())
     click.echo(f"selected {doc['selected']} labels ({doc['tiers']['head']} head, {doc['tiers']['tail']} tail; "
