@@ -109,7 +109,8 @@ def _route(df: pl.DataFrame, target: np.ndarray, layout: Layout, kind: str, prod
     """Write the rows of `df` to `kind/s-<target>/from-<producer>.parquet` (the shuffle, as files)."""
     if df.height == 0:
         return
-    order = np.argsort(target, kind="stable")
+    small = np.uint16 if layout.slices <= np.iinfo(np.uint16).max else np.uint32
+    order = np.argsort(target.astype(small), kind="stable")  # radix sort for 16-bit keys
     t = target[order]
     cuts = np.flatnonzero(t[1:] != t[:-1]) + 1
     df = df[order]
@@ -184,8 +185,10 @@ def slice_signatures(layout: Layout, s: int, batches: Batches, cfg: DedupConfig,
     kept_rows, band_parts, sig_parts = [], [], []
     for df in batches(["text"]):
         row = _rows(df)
-        near = normalize(df["text"], cfg.near_key())
-        ok = (near.str.len_chars().to_numpy() >= max(cfg.min_chars, 1)) & ~np.isin(row, removed)
+        survivor = ~np.isin(row, removed)
+        row = row[survivor]
+        near = normalize(df["text"].filter(pl.Series(survivor)), cfg.near_key())
+        ok = near.str.len_chars().to_numpy() >= max(cfg.min_chars, 1)
         if not ok.any():
             continue
         h, per_line = shingle(near.filter(pl.Series(ok)).to_list(), word_mode, cfg.word_ngram, cfg.char_ngram)
@@ -213,7 +216,9 @@ def candidate_pairs(layout: Layout, p: int, cfg: DedupConfig) -> dict[str, Any]:
     if df.height == 0:
         return {"pairs": 0}
     band, value, row = _col(df, "band"), _col(df, "value"), _col(df, "row")
-    order = np.lexsort((row, band))
+    # producers are read in slice order and each wrote its rows ascending, so a stable sort by band
+    # (radix, uint8) leaves every band's rows ascending, as bucket_edges needs
+    order = np.argsort(band, kind="stable")
     band, value, row = band[order], value[order], row[order]
     cuts = np.flatnonzero(band[1:] != band[:-1]) + 1
     a_all, b_all = [], []
