@@ -97,3 +97,31 @@ def test_manifest_sources_over_http_from_a_local_server(tmp_path, http_server):
     assert sorted(s["source"] for s in stats) == [f"{url}/{n}" for n in names]
     assert sum(s["kept"] for s in stats) > 0
     assert all(s["units"] == s["kept"] + s["rejected"] for s in stats)
+
+
+def test_dedup_rounds_through_an_object_store(tmp_path, memfs):
+    """The dedup rounds' partitioned files live under OUT/_work on the same filesystem as OUT."""
+    from dedup_fixtures import write_chain_sources
+
+    fs, root = memfs
+    manifest = write_chain_sources(tmp_path / "chains")
+    local_src = tmp_path / "src"
+    for label, folder in (("ell_Latn", "el"), ("fra_Latn", "fr")):
+        for f in sorted((manifest.parent / "data" / folder).glob("*.txt")):
+            (local_src / label).mkdir(parents=True, exist_ok=True)
+            (local_src / label / f.name).write_bytes(f.read_bytes())
+            fs.pipe(f"{root}/in/{label}/{f.name}", f.read_bytes())
+    rounds = load_recipe(None, ["dedup.shard_min_lines=1", "dedup.slice_lines=40"])
+    build(f"memory://{root}/in", f"memory://{root}/out", rounds, LocalExecutor(1, progress=False), stages=["dedup"])
+    build(local_src, tmp_path / "single", load_recipe(), LocalExecutor(1, progress=False), stages=["dedup"])
+    local = output_bytes(tmp_path / "single")
+    remote = {p[len(f"{root}/out/"):]: fs.cat(p) for p in fs.find(f"{root}/out") if "/_work/" not in p}
+    assert set(remote) == set(local)
+    assert len(fs.glob(f"{root}/out/_work/done/dedup-ell_Latn-clusters-*.json")) == 6, "6 slices in rounds"
+    assert not fs.exists(f"{root}/out/_work/dedup"), "intermediate files are removed after the build"
+    for name in remote:
+        if name.endswith(".parquet"):
+            assert pl.read_parquet(remote[name]).equals(pl.read_parquet(local[name])), name
+        elif name != "stats/build.json":
+            assert json.loads(remote[name]) == json.loads(local[name]), name
+    assert json.loads(remote["stats/dedup.json"])["ell_Latn"]["near"] > 50

@@ -54,6 +54,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from glotforge.corpus.dedup.config import DedupConfig
 from glotforge.corpus.dedup.lsh import bucket_edges, unique_pairs
@@ -137,6 +138,25 @@ def _hash_target(keys: np.ndarray, salt: np.ndarray | int, parts: int) -> np.nda
     return (mixed % np.uint64(parts)).astype(np.int64)
 
 
+def _sig_column(name: str, sig: np.ndarray) -> pl.Series:
+    """Signatures (n x k uint16) as one binary value per row: 2k bytes each on disk (a Parquet list
+    column would store levels per element and take ~2x that)."""
+    n, k = sig.shape
+    data = pa.py_buffer(np.ascontiguousarray(sig, dtype=np.uint16).tobytes())
+    return pl.from_arrow(pa.FixedSizeBinaryArray.from_buffers(pa.binary(2 * k), n, [None, data])).alias(name)
+
+
+def _sig_matrix(column: pl.Series, k: int) -> np.ndarray:
+    arr = column.to_arrow().cast(pa.large_binary())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if len(arr) == 0:
+        return np.zeros((0, k), dtype=np.uint16)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+    return data.view(np.uint16).reshape(len(arr), k)
+
+
 def _rows(df: pl.DataFrame) -> np.ndarray:
     return df.get_column("row").to_numpy().astype(np.int64)
 
@@ -205,7 +225,7 @@ def slice_signatures(layout: Layout, s: int, batches: Batches, cfg: DedupConfig,
     value = bm.T.ravel()
     frame = pl.DataFrame({"band": band, "value": value, "row": np.tile(row, bands)})
     _route(frame, _hash_target(value, band, layout.slices), layout, "bands", s)
-    _write(pl.DataFrame([pl.Series("row", row), pl.Series("sig", np.concatenate(sig_parts))]),
+    _write(pl.DataFrame([pl.Series("row", row), _sig_column("sig", np.concatenate(sig_parts))]),
            layout.folder("sig", s) / "sig.parquet")
     return {"eligible": n}
 
@@ -236,7 +256,7 @@ def _slice_sigs(layout: Layout, s: int, num_perm: int) -> tuple[np.ndarray, np.n
     if not path.exists():
         return np.zeros(0, np.int64), np.zeros((0, num_perm), np.uint16)
     df = pl.read_parquet(parquet_source(path))
-    return _rows(df), df.get_column("sig").to_numpy()
+    return _rows(df), _sig_matrix(df.get_column("sig"), num_perm)
 
 
 def _lookup(sorted_rows: np.ndarray, wanted: np.ndarray, what: str) -> np.ndarray:
@@ -254,19 +274,19 @@ def pair_first(layout: Layout, s: int, cfg: DedupConfig) -> dict[str, Any]:
         return {"candidates": 0}
     rows, sigs = _slice_sigs(layout, s, cfg.num_perm)
     sig_a = sigs[_lookup(rows, a, "candidate")]
-    out = pl.DataFrame([pl.Series("a", a), pl.Series("b", b), pl.Series("sig_a", sig_a)])
+    out = pl.DataFrame([pl.Series("a", a), pl.Series("b", b), _sig_column("sig_a", sig_a)])
     _route(out, layout.slice_of(b), layout, "candb", s)
     return {"candidates": len(a)}
 
 
 def verify(layout: Layout, s: int, cfg: DedupConfig) -> dict[str, Any]:
     """Estimated Jaccard of every pair whose second row is in this slice; LSH false positives stop here."""
-    df = _read(layout, "candb", s, {"a": I64, "b": I64, "sig_a": pl.Array(pl.UInt16, cfg.num_perm)})
+    df = _read(layout, "candb", s, {"a": I64, "b": I64, "sig_a": pl.Binary})
     if df.height == 0:
         return {"verified": 0}
     a, b = _col(df, "a"), _col(df, "b")
     rows, sigs = _slice_sigs(layout, s, cfg.num_perm)
-    sim = estimate_jaccard(df.get_column("sig_a").to_numpy(), sigs[_lookup(rows, b, "candidate")])
+    sim = estimate_jaccard(_sig_matrix(df.get_column("sig_a"), cfg.num_perm), sigs[_lookup(rows, b, "candidate")])
     ok = sim >= cfg.threshold
     a, b, sim = a[ok], b[ok], sim[ok]
     _write(pl.DataFrame({"a": a, "b": b, "sim": sim}), layout.folder("edges", s) / "edges.parquet")

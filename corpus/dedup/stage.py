@@ -24,10 +24,10 @@ so memory grows by tens of bytes per line, never with the text:
 Everything is a pure function of the rows and the recipe, so results do not depend on worker counts
 or batch sizes. Labels are independent, so the runner reduces them in parallel.
 
-On a distributed engine the same steps become shuffles: exact = group by key hash; signatures = a map
-over rows; candidates = shuffle (band, band hash) -> row and pair inside each key; verification =
-join the pairs with the signatures by row; components = the hook-and-shortcut rounds of
-`unionfind.components` as joins; greedy resolution = per component, which is small.
+Labels too large for one task (`shard_min_lines`) are deduplicated by `sharded.py` instead: the same
+steps as rounds of tasks that exchange partitioned files (exact = group by key hash; candidates =
+shuffle by (band, value); verification = a join of pairs with signatures by row slice; components =
+large-star / small-star rounds; greedy resolution per component), with the same decisions.
 """
 
 from __future__ import annotations
