@@ -86,7 +86,7 @@ class LocalExecutor:
         results: list[Any] = [None] * len(items)
         failures: list[TaskFailure] = []
         bar = _progress(len(items), desc, self.progress)
-        if self.workers == 1 or len(items) <= 1:
+        if self.workers == 1:  # with more, even one task runs in a worker: the driver never holds a label
             for i, item in enumerate(items):
                 try:
                     results[i] = fn(item)
