@@ -120,9 +120,15 @@ def test_no_task_holds_the_signatures_of_another_slice(chains, tmp_path):
     assert 0 < sum(n for *_, n in ranges) < total  # exact copies and short lines get no signature
 
 
-def test_a_failed_round_task_resumes_from_markers_with_the_same_bytes(chains, tmp_path):
-    ref = tmp_path / "ref"
+@pytest.fixture(scope="module")
+def rounds_bytes(chains, tmp_path_factory):
+    """Output of an uninterrupted build in rounds (in-process)."""
+    ref = tmp_path_factory.mktemp("rounds") / "out"
     build(chains, ref, load_recipe(None, ROUNDS), LocalExecutor(1, progress=False), stages=["dedup"])
+    return _bytes(ref)
+
+
+def test_a_failed_round_task_resumes_from_markers_with_the_same_bytes(chains, rounds_bytes, tmp_path):
     out, flags = tmp_path / "out", tmp_path / "flags"
     failing = FaultyExecutor(LocalExecutor(2, progress=False), run_round, "ell_Latn dedup verify 2", flags,
                              how="raise")
@@ -133,18 +139,16 @@ def test_a_failed_round_task_resumes_from_markers_with_the_same_bytes(chains, tm
     assert any(n.startswith("dedup-ell_Latn-sigs-") for n in done_before)
     assert not any(n.startswith("dedup-ell_Latn-star_") for n in done_before)
     build(chains, out, load_recipe(None, ROUNDS), LocalExecutor(2, progress=False), resume=True, stages=["dedup"])
-    assert _bytes(out) == _bytes(ref)
+    assert _bytes(out) == rounds_bytes
 
 
-def test_a_worker_dying_in_a_round_is_retried(chains, tmp_path):
-    ref = tmp_path / "ref"
-    build(chains, ref, load_recipe(None, ROUNDS), LocalExecutor(1, progress=False), stages=["dedup"])
+def test_a_worker_dying_in_a_round_is_retried(chains, rounds_bytes, tmp_path):
     out, flags = tmp_path / "out", tmp_path / "flags"
     dying = FaultyExecutor(LocalExecutor(2, progress=False), run_round, "ell_Latn dedup star_small 1", flags,
                            how="die")
     build(chains, out, load_recipe(None, ROUNDS), dying, stages=["dedup"])
     assert attempts(flags) == 1
-    assert _bytes(out) == _bytes(ref)
+    assert _bytes(out) == rounds_bytes
 
 
 def test_small_labels_and_other_label_stages_keep_the_single_task(tmp_path):
@@ -176,3 +180,40 @@ def test_slices_are_whole_shards_of_about_slice_lines_rows():
         assert layout.starts[k + 1] - layout.starts[k] == sum(counts[bounds[k]:bounds[k + 1]])
         if k < layout.slices - 1:  # every slice but the last reaches slice_lines
             assert layout.starts[k + 1] - layout.starts[k] >= 100
+
+
+def test_ctrl_c_during_the_rounds_then_resume(tmp_path):
+    """SIGINT to `glot build` while dedup rounds run: markers vouch only for finished tasks; --resume
+    finishes with the bytes of an uninterrupted build."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    manifest = write_chain_sources(tmp_path / "src", seed=5, lines=6000, files=6)
+    sets = [arg for kv in ROUNDS + ["dedup.slice_lines=400"] for arg in ("--set", kv)]
+    ref = tmp_path / "ref"
+    build(manifest, ref, load_recipe(None, ROUNDS + ["dedup.slice_lines=400"]), LocalExecutor(1, progress=False),
+          stages=["dedup"])
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "glotforge.pipelines", "build", str(manifest), "-o", str(out), "--stages", "dedup",
+           "-j", "2", *sets]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not list((out / "_work" / "done").glob("dedup-ell_Latn-groups-*.json")):
+            time.sleep(0.01)
+        os.killpg(proc.pid, signal.SIGINT)
+        stderr = proc.communicate(timeout=60)[1].decode()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode != 0, stderr[-2000:]
+    done = list((out / "_work" / "done").glob("dedup-*.json"))
+    assert done and not (out / "_work" / "done" / "reduce-ell_Latn.json").exists(), "interrupted mid-rounds"
+    summary = build(manifest, out, load_recipe(None, ROUNDS + ["dedup.slice_lines=400"]),
+                    LocalExecutor(2, progress=False), resume=True, stages=["dedup"])
+    assert summary.map_skipped == 7
+    assert _bytes(out) == _bytes(ref)
