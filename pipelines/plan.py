@@ -203,6 +203,20 @@ def _corpus_annotations(corpus: Path) -> dict[str, Any]:
     return {name: str(dtype) for name, dtype in schema.items() if name not in CORE_SCHEMA}
 
 
+def _corpus_shards(corpus: Path, label: str) -> list[SourceSpec]:
+    """One shard per part file of a label (chunks of one source `corpus/<label>`, in part order), so a
+    large label is read by many map tasks and deduplicated in many slices; the label's earlier rejected
+    rows ride with the first chunk. A label with one part (or none) is one shard reading its folder."""
+    folder = corpus / "corpus" / label
+    whole = SourceSpec(path=location(folder), rel=f"corpus/{label}", format="corpus", compression=None,
+                       declared=label, label=label, prior_rejected=location(corpus / "rejected" / label))
+    parts = sorted(folder.glob("part-*.parquet")) if folder.exists() else []
+    if len(parts) <= 1:
+        return [whole]
+    return [replace(whole, path=location(part), chunk=k, prior_rejected=whole.prior_rejected if k == 0 else None)
+            for k, part in enumerate(parts)]
+
+
 def make_run_plan(corpus: Path, out: Path, recipe: dict[str, Any], stages: list[str]) -> tuple[Plan, list[dict], dict]:
     """Plan for `glot run`: one shard per label of a built corpus; sources and their first counts come
     from its stats/sources.json."""
@@ -218,10 +232,7 @@ def make_run_plan(corpus: Path, out: Path, recipe: dict[str, Any], stages: list[
     merged = {**_corpus_annotations(corpus), **{k: str(v) for k, v in annotations.items()}}
     labels = sorted({p.name for kind in ("corpus", "rejected") if (corpus / kind).exists()
                      for p in (corpus / kind).iterdir() if p.is_dir()})
-    shards = tuple(SourceSpec(
-        path=location(corpus / "corpus" / lab), rel=f"corpus/{lab}", format="corpus", compression=None,
-        declared=lab, label=lab, prior_rejected=location(corpus / "rejected" / lab),
-    ) for lab in labels)
+    shards = tuple(spec for lab in labels for spec in _corpus_shards(corpus, lab))
     specs = [{**{k: s.get(k) for k in ("label", "declared", "format", "compression", "priority", "licence",
                                        "url", "name")}, "rel": s["source"]} for s in sources]
     prior = {s["source"]: {"lines": s["lines"], "units": s["units"], "damage": s.get("damage")} for s in sources}

@@ -131,8 +131,10 @@ class SourceCounts:
 def _shard_frames(plan: Plan, spec: SourceSpec, counts: SourceCounts, result: ReadResult,
                   batch_size: int) -> Iterator[pl.DataFrame]:
     """Units of a shard with a `reason` column (ingest rejections already marked)."""
-    if spec.format == CORPUS_FORMAT:  # a label of an already built corpus (`glot run`)
-        for df in _iter_files(sorted(as_path(spec.path).glob("*.parquet")), None, batch_size):
+    if spec.format == CORPUS_FORMAT:  # a label (or one part of it) of an already built corpus (`glot run`)
+        where = as_path(spec.path)
+        files = [where] if spec.path.endswith(".parquet") else sorted(where.glob("*.parquet"))
+        for df in _iter_files(files, None, batch_size):
             yield df.with_columns(pl.lit(None, dtype=pl.Utf8).alias("reason"), pl.lit(None, dtype=pl.Utf8).alias("detail"))
         return
     counts.add(spec.rel)  # a source with no lines still gets a row

@@ -217,3 +217,27 @@ def test_ctrl_c_during_the_rounds_then_resume(tmp_path):
                     LocalExecutor(2, progress=False), resume=True, stages=["dedup"])
     assert summary.map_skipped == 7
     assert _bytes(out) == _bytes(ref)
+
+
+def test_glot_run_dedup_reads_a_large_label_part_by_part_and_dedups_it_in_slices(chains, tmp_path):
+    """`glot run dedup` on a built corpus: one map task per part file, slices of those parts, and the
+    same result as the single task on the same corpus written as one part per label."""
+    from glotforge.pipelines.build import run_stages
+
+    many, one = tmp_path / "many", tmp_path / "one"
+    build(chains, many, load_recipe(None, ["build.rows_per_part=60", "build.row_group_size=30"]),
+          LocalExecutor(1, progress=False), stages=["script"])
+    build(chains, one, load_recipe(), LocalExecutor(1, progress=False), stages=["script"])
+    parts = len(list((many / "corpus" / "ell_Latn").glob("part-*.parquet")))
+    assert parts >= 8 and len(list((many / "corpus" / "fra_Latn").glob("part-*.parquet"))) == 2
+    rounds, single = tmp_path / "rounds", tmp_path / "single"
+    run_stages(many, rounds, load_recipe(None, ROUNDS + ["build.keep_work=true"]), ["dedup"],
+               LocalExecutor(2, progress=False))
+    run_stages(one, single, load_recipe(), ["dedup"], LocalExecutor(1, progress=False))
+    done = [p.name for p in (rounds / "_work" / "done").glob("*.json")]
+    assert sum(n.startswith("map-") for n in done) == parts + 2  # + the two parts of fra_Latn
+    assert sum(n.startswith("dedup-ell_Latn-clusters-") for n in done) >= 4
+    got, want = _bytes(rounds), _bytes(single)
+    assert got == want, [k for k in set(got) | set(want) if got.get(k) != want.get(k)]
+    sources = json.loads((rounds / "stats" / "sources.json").read_text())
+    assert all(s["units"] == s["kept"] + s["rejected"] for s in sources)
