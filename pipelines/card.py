@@ -96,10 +96,11 @@ def card_text(stats: CorpusStats, title: str | None = None, sampling: dict | Non
     return "\n".join(y) + "\n\n" + "\n".join(body) + "\n"
 
 
-def write_card(out: str | Path, title: str | None = None, check: bool | None = None) -> Path:
-    """Write OUT/README.md from the Parquet files (checked against counters when they exist)."""
+def write_card(out: str | Path, title: str | None = None, check: bool | None = None, executor: Any = None) -> Path:
+    """Write OUT/README.md from the Parquet files (checked against counters when they exist); the files
+    are scanned by `executor`'s workers when one is given."""
     out = Path(out)
-    stats = compute_stats(out, check=check)
+    stats = compute_stats(out, check=check, executor=executor)
     sampling = None
     if (out / "sampling.json").exists():
         sampling = json.loads((out / "sampling.json").read_text(encoding="utf-8"))

@@ -247,3 +247,9 @@ def test_stats_report_and_select_under_ray(reference, ray_instance, tmp_path):
     assert docs[0] == docs[1] and docs[0]["selected"] > 0
     res = runner.invoke(main, ["report", str(out), "-o", str(tmp_path / "r.html"), "--engine", "ray"])
     assert res.exit_code == 0 and (tmp_path / "r.html").stat().st_size > 10_000, res.output
+    cards = []
+    for engine in ("local", "ray"):
+        res = runner.invoke(main, ["card", str(tmp_path / "local"), "--engine", engine])
+        assert res.exit_code == 0, res.output
+        cards.append((tmp_path / "local" / "README.md").read_text())
+    assert cards[0] == cards[1] and "configs:" in cards[0]

@@ -40,9 +40,9 @@ greedy resolution in canonical order) is decided by the same numbers here:
 
 Costs (N rows, b bands, E candidate pairs, S slices, R star rounds, k permutations): time
 O(N·(k + b·log N) + E·log E + R·E·log E) spread over S tasks per round; intermediate files ~24 B per
-row (exact) + 13 B × b per row (bands) + 2k B per row (signatures) + ~300 B per candidate pair
+row (exact) + 13 B × b per row (bands) + 2·k B per row (signatures, 256 B at k = 128) + ~300 B per candidate pair
 (pair + one signature, pair_a -> verify) + 16 B per verified edge per star round. Memory per task:
-one slice of signatures (2k B per row) plus its partition's share of the above.
+one slice of signatures (2·k B per row) plus its partition's share of the above.
 """
 
 from __future__ import annotations

@@ -142,12 +142,14 @@ def select(out: Path, subset: Path, min_sentences: int, alpha: float, head_alway
 @OUT_ARG
 @click.option("--title", default=None, help="Title of the dataset card.")
 @click.option("--check/--no-check", default=None, help="Compare with counters (default: when OUT/stats has them).")
-def card(out: Path, title: str | None, check: bool | None) -> None:
+@engine_options
+def card(out: Path, title: str | None, check: bool | None, workers: int | None, engine: str,
+         address: str | None) -> None:
     """Write OUT/README.md: a dataset card with hub YAML (one config per label) and licences."""
     from glotforge.pipelines.card import write_card
 
     try:
-        path = write_card(out, title, check)
-    except (StatsMismatchError, FileNotFoundError, ValueError) as exc:
+        path = write_card(out, title, check, _executor(engine, workers, address))
+    except USER_ERRORS as exc:
         raise _fail(exc) from None
     click.echo(f"wrote {path}")
