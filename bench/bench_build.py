@@ -12,54 +12,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 import polars as pl
-import psutil
-
-
-def watch_rss(proc: psutil.Process, stop: threading.Event, peaks: dict) -> None:
-    while not stop.is_set():
-        try:
-            procs = [proc, *proc.children(recursive=True)]
-            rss = [p.memory_info().rss for p in procs if p.is_running()]
-        except psutil.Error:
-            rss = []
-        if rss:
-            peaks["tree"] = max(peaks.get("tree", 0), sum(rss))
-            peaks["single"] = max(peaks.get("single", 0), max(rss))
-        time.sleep(0.05)
-
-
-def children_cpu() -> float:
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
+from proc_watch import run
 
 
 def run_measured(cmd: list[str]) -> tuple[float, dict]:
-    """Wall seconds and peaks; peaks['cpu'] = CPU seconds of the whole process tree (all threads)."""
-    peaks: dict = {}
-    stop = threading.Event()
-    cpu0 = children_cpu()
-    start = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    t = threading.Thread(target=watch_rss, args=(psutil.Process(p.pid), stop, peaks))
-    t.start()
-    _, err = p.communicate()
-    wall = time.perf_counter() - start
-    stop.set()
-    t.join()
-    if p.returncode != 0:
-        sys.exit(f"command failed: {' '.join(cmd)}\n{err.decode()[-2000:]}")
-    peaks["cpu"] = children_cpu() - cpu0
-    return wall, peaks
+    """Wall seconds and peaks: RSS of the whole tree and of its largest process, CPU s of the tree."""
+    wall, peaks, cpu, _ = run(cmd)
+    single = max(peaks.get("driver", 0), peaks.get("worker", 0), peaks.get("other", 0))
+    return wall, {"tree": peaks.get("tree", 0), "single": single, "cpu": cpu["reaped"]}
 
 
 REFERENCE = r'''

@@ -21,9 +21,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_engines import RAY_ENV, mib, run
+from bench_engines import RAY_ENV
 from dedup_data import make_batch, pool
 from dedup_quality import DEFAULT_DATA
+from proc_watch import mib, run
 
 FILE_LINES = 50_000
 

@@ -16,80 +16,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
-import psutil
+from proc_watch import mib, run
 
 RAY_ENV = {"RAY_AUTH_MODE": "disabled"}
-
-
-def classify(proc: psutil.Process, root: psutil.Process) -> str:
-    if proc.pid == root.pid:
-        return "driver"
-    try:
-        cmd = " ".join(proc.cmdline())
-    except psutil.Error:
-        return "other"
-    if cmd.startswith("ray::") and "Agent" not in cmd or "default_worker.py" in cmd or "multiprocessing.spawn" in cmd:
-        return "worker"
-    return "ray" if "ray" in cmd else "other"
-
-
-def watch(root: psutil.Process, stop: threading.Event, peaks: dict[str, int], cpu: dict[int, tuple]) -> None:
-    """Peak RSS of the driver, of the largest single worker, and of all Ray services together; the last
-    seen CPU time (user + system) of every process of the tree, by kind."""
-    while not stop.is_set():
-        try:
-            procs = [root, *root.children(recursive=True)]
-        except psutil.Error:
-            procs = []
-        services = 0
-        for p in procs:
-            try:
-                rss = p.memory_info().rss
-                # first answer wins: a zombie's cmdline can no longer be read
-                kind = cpu[p.pid][0] if p.pid in cpu else classify(p, root)
-                times = p.cpu_times()
-                cpu[p.pid] = (kind, times.user + times.system)
-            except psutil.Error:
-                continue
-            if kind == "ray":
-                services += rss
-            else:
-                peaks[kind] = max(peaks.get(kind, 0), rss)
-        peaks["ray"] = max(peaks.get("ray", 0), services)
-        time.sleep(0.05)
-
-
-def run(cmd: list[str], env: dict[str, str]) -> tuple[float, dict[str, int], dict[str, float], str]:
-    peaks: dict[str, int] = {}
-    cpu: dict[int, tuple] = {}
-    stop = threading.Event()
-    start = time.perf_counter()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    thread = threading.Thread(target=watch, args=(psutil.Process(proc.pid), stop, peaks, cpu), daemon=True)
-    thread.start()
-    out, err = proc.communicate()
-    wall = time.perf_counter() - start
-    stop.set()
-    thread.join()
-    if proc.returncode != 0:
-        sys.exit(f"failed: {' '.join(cmd)}\n{err.decode()[-3000:]}")
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    # CPU of the run and of every descendant reaped along the way (pool workers, Ray's processes)
-    seconds: dict[str, float] = {"reaped": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime}
-    for kind, t in cpu.values():
-        seconds[kind] = seconds.get(kind, 0.0) + t
-    seconds["total"] = sum(t for _, t in cpu.values())  # every process of the tree, as last sampled
-    return wall, peaks, seconds, out.decode()
 
 
 def tree_hash(out: Path) -> str:
@@ -108,10 +43,6 @@ def ray_start_seconds(env: dict[str, str], cpus: int) -> float:
             "print(time.perf_counter() - t); ray.shutdown()")
     return float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                                 check=True).stdout.strip().splitlines()[-1])
-
-
-def mib(n: int | None) -> str:
-    return f"{n / 2**20:,.0f}" if n else "-"
 
 
 def main() -> None:
