@@ -7,8 +7,10 @@ other task: any engine runs them, an interrupted build resumes at the first unfi
 decisions are the single-task stage's, so the corpus is byte-identical whichever path a label takes.
 The label's reduce task then only writes its parts from the decisions, slice by slice.
 
-Only plans whose one label stage is `dedup` take this path (another label stage before it, such as
-`quality` with `thresholds = "auto"`, removes rows the slices would have to know about).
+`dedup` must be the plan's last label stage. Label stages before it (`quality` with `thresholds =
+"auto"`) run first in one task over the whole label (they are memory-bounded: they keep a sample);
+their decisions are written beside the rounds' files, and the slices skip the rows they removed, as the
+single task does.
 """
 
 from __future__ import annotations
@@ -16,16 +18,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from glotforge.corpus.dedup import sharded
 from glotforge.corpus.dedup.config import DedupConfig
 from glotforge.corpus.dedup.minhash import lsh_params
+from glotforge.corpus.schema import DECISION_SCHEMA
 from glotforge.corpus.storage import location
 
 from .plan import Plan
 from .runner import Executor
-from .tasks import LabelRows, ReduceTask, run_pending, write_marker
+from .tasks import LabelRows, ReduceTask, apply_label_stages, run_pending, write_marker
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class LabelJob:
     kept_counts: tuple[int, ...]
     shard_bounds: tuple[int, ...]  # first map shard of every slice, then the number of shards
     layout: sharded.Layout
+    earlier: tuple[str, ...] = ()  # label stages that run before dedup, over the whole label
 
     @property
     def config(self) -> DedupConfig:
@@ -61,7 +66,7 @@ class RoundTask:
 
 def plan_jobs(plan: Plan, reduce_tasks: list[ReduceTask]) -> dict[str, LabelJob]:
     """Labels that are large enough for the rounds (and whose reduce is not done yet)."""
-    if plan.label_stages != ("dedup",):
+    if not plan.label_stages or plan.label_stages[-1] != "dedup":
         return {}
     jobs = {}
     for task in reduce_tasks:
@@ -80,7 +85,7 @@ def plan_jobs(plan: Plan, reduce_tasks: list[ReduceTask]) -> dict[str, LabelJob]
         starts.append(total)
         work = location(plan.out_path / "_work" / "dedup" / task.label)
         jobs[task.label] = LabelJob(task.plan, task.label, task.kept_counts, tuple(bounds),
-                                    sharded.Layout(work, tuple(starts)))
+                                    sharded.Layout(work, tuple(starts)), plan.label_stages[:-1])
     return jobs
 
 
@@ -90,6 +95,12 @@ def _slice_batches(task: RoundTask) -> Callable[[list[str]], Iterator[pl.DataFra
     batch_size = int(job.plan.recipe.get("build", {}).get("batch_size", 50_000))
     rows = LabelRows(job.plan.out_path, job.plan.sources_of(job.label)[lo:hi], job.kept_counts[lo:hi], batch_size)
     offset = job.layout.starts[k]
+    if job.earlier:  # rows removed by the label stages before dedup are not seen by it
+        earlier = sharded.read_earlier(job.layout)
+        if earlier is not None and earlier.height:
+            gone = earlier.get_column("row").to_numpy().astype(np.int64)
+            gone = gone[(gone >= offset) & (gone < job.layout.starts[k + 1])]
+            rows.rejected[gone - offset] = True
 
     def batches(columns: list[str]) -> Iterator[pl.DataFrame]:
         for df in rows(columns):
@@ -101,7 +112,9 @@ def _slice_batches(task: RoundTask) -> Callable[[list[str]], Iterator[pl.DataFra
 def run_round(task: RoundTask) -> dict:
     job, k, step = task.job, task.k, task.step
     cfg, layout = job.config, job.layout
-    if step == "keys":
+    if step == "earlier":
+        result = _earlier_stages(job)
+    elif step == "keys":
         result = sharded.exact_keys(layout, k, _slice_batches(task), cfg)
     elif step == "groups":
         result = sharded.exact_groups(layout, k)
@@ -130,6 +143,16 @@ def run_round(task: RoundTask) -> dict:
     return write_marker(job.plan.out_path, task.task_id, job.plan.fingerprint, result)
 
 
+def _earlier_stages(job: LabelJob) -> dict:
+    """The label stages before dedup, over the whole label, exactly as the label's reduce task runs them."""
+    batch_size = int(job.plan.recipe.get("build", {}).get("batch_size", 50_000))
+    rows = LabelRows(job.plan.out_path, job.plan.sources_of(job.label), job.kept_counts, batch_size)
+    decisions, reports = apply_label_stages(job.plan, job.label, job.earlier, rows)
+    frame = pl.concat(decisions) if decisions else pl.DataFrame(schema=DECISION_SCHEMA)
+    sharded.write_earlier(job.layout, frame)
+    return {"reports": reports, "removed": frame.height}
+
+
 class _Rounds:
     """Runs one round for several labels at once (every slice of every label is one task)."""
 
@@ -137,8 +160,9 @@ class _Rounds:
         self.executor = executor
         self.plan = plan
 
-    def __call__(self, step: str, jobs: list[LabelJob], cc_step: int = 0) -> dict[str, list[dict]]:
-        tasks = [RoundTask(job, step, k, cc_step) for job in jobs for k in range(job.layout.slices)]
+    def __call__(self, step: str, jobs: list[LabelJob], cc_step: int = 0, per_slice: bool = True
+                 ) -> dict[str, list[dict]]:
+        tasks = [RoundTask(job, step, k, cc_step) for job in jobs for k in range(job.layout.slices if per_slice else 1)]
         if not tasks:
             return {}
         done, _ = run_pending(self.executor, run_round, tasks, self.plan, f"dedup {step}")
@@ -153,14 +177,18 @@ def _total(results: dict[str, list[dict]], label: str, key: str) -> int:
 
 
 def run_jobs(executor: Executor, plan: Plan, jobs: dict[str, LabelJob]) -> dict[str, dict]:
-    """Run every round of every job; returns each label's `dedup` report (as `DedupStage.decide`'s)."""
+    """Run every round of every job; returns each label's stage reports ({stage: report}, the `dedup` one
+    as `DedupStage.decide` gives it)."""
     rounds = _Rounds(executor, plan)
     every = [jobs[label] for label in sorted(jobs)]
-    reports = {}
+    earlier = rounds("earlier", [j for j in every if j.earlier], per_slice=False)
+    stage_reports, reports = {}, {}
     for job in every:
         cfg = job.config
-        reports[job.label] = {"lines": job.layout.rows, "shingles": cfg.shingle_name(job.label),
-                              "threshold": cfg.threshold}
+        first = earlier.get(job.label, [{"reports": {}, "removed": 0}])[0]
+        stage_reports[job.label] = {**first["reports"], "dedup": {}}
+        reports[job.label] = {"lines": job.layout.rows - int(first["removed"]),
+                              "shingles": cfg.shingle_name(job.label), "threshold": cfg.threshold}
     exact = [j for j in every if j.config.exact]
     rounds("keys", exact)
     rounds("groups", exact)
@@ -191,10 +219,11 @@ def run_jobs(executor: Executor, plan: Plan, jobs: dict[str, LabelJob]) -> dict[
         report = reports[job.label]
         report["exact"] = _total(found, job.label, "exact")
         report["near"] = _total(found, job.label, "near")
-        report["kept"] = job.layout.rows - report["exact"] - report["near"]
+        report["kept"] = report["lines"] - report["exact"] - report["near"]
         report["clusters"] = sharded.largest_clusters([r["top"] for r in found[job.label]],
                                                       job.config.report_clusters)
-    return reports
+        stage_reports[job.label]["dedup"] = report
+    return stage_reports
 
 
 def _components(rounds: _Rounds, jobs: list[LabelJob]) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 
 from glotforge.corpus.corpus_stats import word_count_expr
-from glotforge.corpus.dedup.sharded import Layout, SlicedDecisions
+from glotforge.corpus.dedup.sharded import Layout, SlicedDecisions, read_earlier, with_earlier
 from glotforge.corpus.hygiene import apply_hygiene
 from glotforge.corpus.readers import ReadResult, read_source
 from glotforge.corpus.schema import corpus_schema, rejected_schema
@@ -278,18 +278,13 @@ def run_reduce(task: ReduceTask) -> dict:
     ann = annotation_schema(plan)
     specs = plan.sources_of(label)
     rows = LabelRows(out, specs, task.kept_counts, int(build_cfg.get("batch_size", 50_000)))
-    decisions, reports = [], {}
-    if task.sharded is not None:  # the only label stage, dedup, was decided by pipelines/dedup_rounds.py
-        layout, reports["dedup"] = task.sharded
+    if task.sharded is not None:  # every label stage was decided by pipelines/dedup_rounds.py
+        layout, reports = task.sharded
+        reports = dict(reports)
         _describe_line_stages(plan, label, reports)
-        return _write_label(task, specs, rows, SlicedDecisions(layout).between, reports, ann, build_cfg)
-    for name in plan.label_stages:
-        stage = build_stage(name, plan.recipe.get(name, {}))
-        dec, report = stage.decide(label, rows)
-        if dec.height:
-            rows.rejected[dec.get_column("row").to_numpy().astype(np.int64)] = True
-            decisions.append(dec)
-        reports[name] = report
+        between = with_earlier(read_earlier(layout), SlicedDecisions(layout).between)
+        return _write_label(task, specs, rows, between, reports, ann, build_cfg)
+    decisions, reports = apply_label_stages(plan, label, plan.label_stages, rows)
     _describe_line_stages(plan, label, reports)
     if not plan.label_stages:
         return _move_label(task, specs, reports)
@@ -304,6 +299,20 @@ def run_reduce(task: ReduceTask) -> dict:
         return mask, decided.slice(int(lo), int(hi - lo))
 
     return _write_label(task, specs, rows, between, reports, ann, build_cfg)
+
+
+def apply_label_stages(plan: Plan, label: str, names: tuple[str, ...],
+                       rows: LabelRows) -> tuple[list[pl.DataFrame], dict[str, Any]]:
+    """Run label stages in order over the label's rows; each sees only what the previous ones kept."""
+    decisions, reports = [], {}
+    for name in names:
+        stage = build_stage(name, plan.recipe.get(name, {}))
+        dec, report = stage.decide(label, rows)
+        if dec.height:
+            rows.rejected[dec.get_column("row").to_numpy().astype(np.int64)] = True
+            decisions.append(dec)
+        reports[name] = report
+    return decisions, reports
 
 
 def _describe_line_stages(plan: Plan, label: str, reports: dict) -> None:

@@ -151,17 +151,27 @@ def test_a_worker_dying_in_a_round_is_retried(chains, rounds_bytes, tmp_path):
     assert _bytes(out) == rounds_bytes
 
 
-def test_small_labels_and_other_label_stages_keep_the_single_task(tmp_path):
+def test_small_labels_keep_the_single_task(tmp_path):
     manifest = write_chain_sources(tmp_path / "src", seed=3, lines=100, files=2)
     out = tmp_path / "out"
     recipe = load_recipe(None, ["dedup.shard_min_lines=1000", "build.keep_work=true"])
     build(manifest, out, recipe, LocalExecutor(1, progress=False), stages=["dedup"])
     assert not list((out / "_work" / "done").glob("dedup-*.json"))
-    out2 = tmp_path / "out2"
-    auto = load_recipe(None, ROUNDS + ["quality.thresholds=auto", "build.keep_work=true"])
-    build(manifest, out2, auto, LocalExecutor(1, progress=False), stages=["quality", "dedup"])
-    assert not list((out2 / "_work" / "done").glob("dedup-*.json"))
-    assert json.loads((out2 / "stats" / "dedup.json").read_text())["ell_Latn"]["lines"] > 0
+    assert json.loads((out / "stats" / "dedup.json").read_text())["ell_Latn"]["lines"] > 0
+
+
+def test_an_earlier_label_stage_runs_first_and_the_rounds_skip_its_rows(chains, tmp_path):
+    """quality with auto thresholds (a label stage) before dedup: same bytes as the single reduce task."""
+    auto = ["quality.thresholds=auto", "quality.auto_min_lines=50"]
+    single, rounds = tmp_path / "single", tmp_path / "rounds"
+    build(chains, single, load_recipe(None, auto), LocalExecutor(1, progress=False), stages=["quality", "dedup"])
+    build(chains, rounds, load_recipe(None, auto + ROUNDS + ["build.keep_work=true"]), LocalExecutor(2, progress=False),
+          stages=["quality", "dedup"])
+    assert (rounds / "_work" / "done" / "dedup-ell_Latn-earlier-00000.json").exists()
+    got, want = _bytes(rounds), _bytes(single)
+    assert got == want, [k for k in set(got) | set(want) if got.get(k) != want.get(k)]
+    rejected = pl.read_parquet(single / "rejected" / "ell_Latn" / "part-00000.parquet")
+    assert rejected.filter(pl.col("reason").str.starts_with("quality:")).height > 0
 
 
 def test_slices_are_whole_shards_of_about_slice_lines_rows():

@@ -471,3 +471,32 @@ class SlicedDecisions:
         mask = np.zeros(stop - start, dtype=bool)
         mask[self.rows[lo:hi] - start] = True
         return mask, self.frame.slice(int(lo), int(hi - lo))
+
+
+def write_earlier(layout: Layout, decisions: pl.DataFrame) -> None:
+    """Decision rows of the label stages that ran before dedup (e.g. quality with auto thresholds)."""
+    _write(decisions.sort("row"), layout.root / "earlier" / "decisions.parquet")
+
+
+def read_earlier(layout: Layout) -> pl.DataFrame | None:
+    path = layout.root / "earlier" / "decisions.parquet"
+    return pl.read_parquet(parquet_source(path)).cast(DECISION_SCHEMA) if path.exists() else None  # type: ignore[arg-type]
+
+
+def with_earlier(earlier: pl.DataFrame | None, between: Callable[[int, int], tuple[np.ndarray, pl.DataFrame]]
+                 ) -> Callable[[int, int], tuple[np.ndarray, pl.DataFrame]]:
+    """`between` of the dedup decisions, plus the rows that earlier label stages removed."""
+    if earlier is None or earlier.height == 0:
+        return between
+    rows = _rows(earlier)
+
+    def merged(start: int, stop: int) -> tuple[np.ndarray, pl.DataFrame]:
+        mask, dec = between(start, stop)
+        lo, hi = np.searchsorted(rows, [start, stop])
+        if hi == lo:
+            return mask, dec
+        mask = mask.copy()
+        mask[rows[lo:hi] - start] = True
+        return mask, pl.concat([dec, earlier.slice(int(lo), int(hi - lo))]).sort("row")
+
+    return merged
