@@ -47,6 +47,12 @@ class LabelJob:
     def config(self) -> DedupConfig:
         return DedupConfig.for_label(self.plan.recipe.get("dedup", {}), self.label)
 
+    def rows(self, lo: int = 0, hi: int | None = None) -> LabelRows:
+        """The label's kept rows in map shards lo..hi (rows numbered from 0 at shard lo)."""
+        batch_size = int(self.plan.recipe.get("build", {}).get("batch_size", 50_000))
+        return LabelRows(self.plan.out_path, self.plan.sources_of(self.label)[lo:hi], self.kept_counts[lo:hi],
+                         batch_size)
+
 
 @dataclass(frozen=True)
 class RoundTask:
@@ -91,16 +97,12 @@ def plan_jobs(plan: Plan, reduce_tasks: list[ReduceTask]) -> dict[str, LabelJob]
 
 def _slice_batches(task: RoundTask) -> Callable[[list[str]], Iterator[pl.DataFrame]]:
     job, k = task.job, task.k
-    lo, hi = job.shard_bounds[k], job.shard_bounds[k + 1]
-    batch_size = int(job.plan.recipe.get("build", {}).get("batch_size", 50_000))
-    rows = LabelRows(job.plan.out_path, job.plan.sources_of(job.label)[lo:hi], job.kept_counts[lo:hi], batch_size)
+    rows = job.rows(job.shard_bounds[k], job.shard_bounds[k + 1])
     offset = job.layout.starts[k]
     if job.earlier:  # rows removed by the label stages before dedup are not seen by it
-        earlier = sharded.read_earlier(job.layout)
+        earlier = sharded.read_earlier(job.layout, offset, job.layout.starts[k + 1])
         if earlier is not None and earlier.height:
-            gone = earlier.get_column("row").to_numpy().astype(np.int64)
-            gone = gone[(gone >= offset) & (gone < job.layout.starts[k + 1])]
-            rows.rejected[gone - offset] = True
+            rows.rejected[earlier.get_column("row").to_numpy().astype(np.int64) - offset] = True
 
     def batches(columns: list[str]) -> Iterator[pl.DataFrame]:
         for df in rows(columns):
@@ -145,9 +147,7 @@ def run_round(task: RoundTask) -> dict:
 
 def _earlier_stages(job: LabelJob) -> dict:
     """The label stages before dedup, over the whole label, exactly as the label's reduce task runs them."""
-    batch_size = int(job.plan.recipe.get("build", {}).get("batch_size", 50_000))
-    rows = LabelRows(job.plan.out_path, job.plan.sources_of(job.label), job.kept_counts, batch_size)
-    decisions, reports = apply_label_stages(job.plan, job.label, job.earlier, rows)
+    decisions, reports = apply_label_stages(job.plan, job.label, job.earlier, job.rows())
     frame = pl.concat(decisions) if decisions else pl.DataFrame(schema=DECISION_SCHEMA)
     sharded.write_earlier(job.layout, frame)
     return {"reports": reports, "removed": frame.height}

@@ -98,11 +98,11 @@ class Layout:
         return self.root / kind / f"s-{target:05d}"
 
 
-def _write(df: pl.DataFrame, path: Path) -> None:
+def _write(df: pl.DataFrame, path: Path, statistics: bool = False) -> None:
     makedirs(path.parent)
     tmp = tmp_name(path)
     with tmp.open("wb") as fh:
-        df.write_parquet(fh, compression="lz4", statistics=False)
+        df.write_parquet(fh, compression="lz4", statistics=statistics, row_group_size=100_000)
     replace(tmp, path)
 
 
@@ -121,7 +121,8 @@ def _route(df: pl.DataFrame, target: np.ndarray, layout: Layout, kind: str, prod
 
 def _read(layout: Layout, kind: str, target: int, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """Everything routed to one target, in producer order."""
-    files = sorted(layout.folder(kind, target).glob("*.parquet")) if layout.folder(kind, target).exists() else []
+    folder = layout.folder(kind, target)
+    files = sorted(folder.glob("*.parquet")) if folder.exists() else []
     frames = [pl.read_parquet(parquet_source(f)) for f in files]
     frames = [f for f in frames if f.height]
     if not frames:
@@ -474,13 +475,21 @@ class SlicedDecisions:
 
 
 def write_earlier(layout: Layout, decisions: pl.DataFrame) -> None:
-    """Decision rows of the label stages that ran before dedup (e.g. quality with auto thresholds)."""
-    _write(decisions.sort("row"), layout.root / "earlier" / "decisions.parquet")
+    """Decision rows of the label stages that ran before dedup (e.g. quality with auto thresholds),
+    sorted by row with row-group statistics, so that a slice reads only its own row groups."""
+    _write(decisions.sort("row"), layout.root / "earlier" / "decisions.parquet", statistics=True)
 
 
-def read_earlier(layout: Layout) -> pl.DataFrame | None:
+def read_earlier(layout: Layout, start: int = 0, stop: int | None = None) -> pl.DataFrame | None:
+    """The earlier stages' decision rows with start <= row < stop (all of them without bounds)."""
     path = layout.root / "earlier" / "decisions.parquet"
-    return pl.read_parquet(parquet_source(path)).cast(DECISION_SCHEMA) if path.exists() else None  # type: ignore[arg-type]
+    if not path.exists():
+        return None
+    scan = pl.scan_parquet(parquet_source(path))
+    if start or stop is not None:
+        row = pl.col("row")
+        scan = scan.filter((row >= start) & (row < (layout.rows if stop is None else stop)))
+    return scan.collect().cast(DECISION_SCHEMA)  # type: ignore[arg-type]
 
 
 def with_earlier(earlier: pl.DataFrame | None, between: Callable[[int, int], tuple[np.ndarray, pl.DataFrame]]
